@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from .. import _core
+from .._core import FileFormatError
 from .. import _geometry as geo
 from ..volume import Volume
 
@@ -206,8 +207,12 @@ def load(path, *, dtype=None, mmap="auto", no_code_affine: str = "nibabel") -> V
         scaling = None  # RGB is never scaled
     use_mmap = bool(mmap) and scaling is None and (dtype is None or dtype == NIFTI_DTYPES[info["datatype"]])
     raw = _read_raw(info, use_mmap)
+    affine = _affine(info, no_code_affine)
+    which = "sform" if info["sform_code"] > 0 else "qform" if info["qform_code"] > 0 else "pixdim"
+    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise FileFormatError(f"{path}: the {which} affine is singular or not finite: {affine[:3].tolist()}")
     array = _apply_scaling(raw, scaling, dtype)
-    return Volume(array, _affine(info, no_code_affine), header=_header(info, path))
+    return Volume(array, affine, header=_header(info, path))
 
 
 # ---------------------------------------------------------------- saving
@@ -290,6 +295,8 @@ def save(volume: Volume, path, *, nifti_version: int | None = None, compressleve
     encoded = _encode_scaled(array, h)
     if encoded is not None:
         array, slope, inter = encoded
+    elif "scl_slope" in h and _slope_inter({"scl_slope": h["scl_slope"], "scl_inter": h.get("scl_inter", 0.0)}) is None:
+        slope, inter = h["scl_slope"], h.get("scl_inter", 0.0)  # an "unscaled" marker, kept as read
     code = _nifti_code(array.dtype)
     if array.dtype.byteorder not in "=|" and array.dtype.byteorder != np.dtype("=i2").byteorder:
         array = array.astype(array.dtype.newbyteorder("="))
@@ -301,7 +308,8 @@ def save(volume: Volume, path, *, nifti_version: int | None = None, compressleve
         loaded_affine = np.asarray(h["sform"])
     elif h.get("qform_code", 0) > 0 and "qform" in h:
         loaded_affine = np.asarray(h["qform"])
-    if loaded_affine is not None and np.array_equal(loaded_affine, affine):
+    geometry_as_loaded = loaded_affine is not None and np.array_equal(loaded_affine, affine)
+    if geometry_as_loaded:
         qform, sform = np.asarray(h["qform"]), np.asarray(h["sform"])
         qcode, scode = int(h["qform_code"]), int(h["sform_code"])
     else:
@@ -314,7 +322,8 @@ def save(volume: Volume, path, *, nifti_version: int | None = None, compressleve
     ndim = array.ndim
     pixdim = _pad(np.asarray(h.get("pixdim", np.ones(8)), dtype=np.float64), 8, 1.0)
     nsp = volume.spatial_ndim
-    pixdim[1:1 + nsp] = geo.voxel_sizes(affine, nsp)
+    if not geometry_as_loaded:  # the qform is built from pixdim: keep them consistent
+        pixdim[1:1 + nsp] = geo.voxel_sizes(affine, nsp)
     time_code = int(h.get("time_units_code", 8 if ndim > 3 else 0))
     if ndim > 3 and h.get("TR") is not None:
         pixdim[4] = float(h["TR"]) / _TO_SECONDS.get(time_code, 1.0)
