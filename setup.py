@@ -3,7 +3,8 @@
 One extension is built from the explicit source lists below.  Native
 dependencies are found the standard way and the result is printed:
 
-* OpenBLAS: ``SACROAI_BLAS_DIR`` (a prefix with ``include/`` and ``lib/``), else
+* OpenBLAS: ``SACROAI_BLAS_SOURCE=wheel`` forces the wheel; ``SACROAI_BLAS_DIR``
+  (a prefix with ``include/`` and ``lib/``), else
   pkg-config ``openblas`` (Debian's OpenMP flavour is preferred when installed,
   because the core's own loops use OpenMP and two spinning thread pools are
   several times slower), else the ``scipy-openblas32`` wheel.
@@ -78,6 +79,9 @@ class Dep:
 def find_openblas():
     dep = Dep("OpenBLAS")
     prefix = os.environ.get("SACROAI_BLAS_DIR")
+    source = os.environ.get("SACROAI_BLAS_SOURCE", "auto")  # auto | system | wheel
+    if source == "wheel":
+        return _openblas_wheel(dep)
     if prefix:
         dep.include_dirs.append(os.path.join(prefix, "include"))
         dep.library_dirs.append(os.path.join(prefix, "lib"))
@@ -90,6 +94,12 @@ def find_openblas():
         return dep
     if dep.from_pkg_config("openblas"):
         return dep
+    if source == "system":
+        sys.exit("sacroai build: SACROAI_BLAS_SOURCE=system but pkg-config finds no openblas.")
+    return _openblas_wheel(dep)
+
+
+def _openblas_wheel(dep):
     try:
         import scipy_openblas32 as sob
     except ImportError:
