@@ -218,7 +218,8 @@ def load(path, *, dtype=None, mmap="auto", no_code_affine: str = "nibabel") -> V
 # ---------------------------------------------------------------- saving
 
 def _nifti_code(dtype: np.dtype) -> int:
-    dt = np.dtype(dtype).newbyteorder("=") if np.dtype(dtype).byteorder not in "=|" else np.dtype(dtype)
+    dt = np.dtype(dtype)
+    dt = dt if dt.isnative else dt.newbyteorder("=")
     if dt in _CODE_OF:
         return _CODE_OF[dt]
     raise TypeError(f"volume dtype {dtype} has no NIfTI datatype; convert it first "
@@ -298,7 +299,7 @@ def save(volume: Volume, path, *, nifti_version: int | None = None, compressleve
     elif "scl_slope" in h and _slope_inter({"scl_slope": h["scl_slope"], "scl_inter": h.get("scl_inter", 0.0)}) is None:
         slope, inter = h["scl_slope"], h.get("scl_inter", 0.0)  # an "unscaled" marker, kept as read
     code = _nifti_code(array.dtype)
-    if array.dtype.byteorder not in "=|" and array.dtype.byteorder != np.dtype("=i2").byteorder:
+    if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     data = np.asfortranarray(array).reshape(-1, order="F")
 
