@@ -33,6 +33,7 @@ sai_status sai_seg_surface(int ndim, const int64_t *shape, const uint8_t *mask, 
             for (int c = -1; c <= 1; c++) {
                 int nz = (a != 0) + (b != 0) + (c != 0);
                 if (nz == 0 || nz > connectivity) continue;
+                if ((ndim < 3 && a != 0) || (ndim < 2 && b != 0)) continue; /* padded axes */
                 off[no][0] = a; off[no][1] = b; off[no][2] = c; no++;
             }
 #pragma omp parallel for num_threads(sai_get_num_threads()) schedule(static) if (total > 65536)
