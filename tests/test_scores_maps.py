@@ -7,7 +7,7 @@ import pytest
 
 from sacroai.scores import evaluate
 from sacroai.scores.from_maps import (asas_mri_positive_from_maps, quadrants_from_joint_masks,
-                                      select_slices, sparcc_sij_from_maps)
+                                      select_slices, sparcc_sij_from_maps, sparcc_spine_from_maps)
 
 BONE, VESSEL = 100.0, 200.0
 # in-plane layout along i (patient x): left ilium | gap | left sacrum | right sacrum | gap | right ilium
@@ -211,3 +211,39 @@ def test_quadrants_on_real_ct():
         # iliac quadrants of each side lie on that side's hip bone
         iliac = (q == base) | (q == base + 1)
         assert np.all(hips[side][iliac])
+
+
+# ---- spine -----------------------------------------------------------------------------------
+
+def spine_phantom():
+    """Sagittal slices along i (x); j = anterior (y), k = superior (z).  Three
+    bodies (L3 top, L4, L5 bottom) of 20 voxels height at 1 mm, discs of 8 mm."""
+    shape = (9, 40, 90)
+    lab = np.zeros(shape, np.int16)
+    lab[1:8, 5:35, 62:82] = 3      # L3 (top)
+    lab[1:8, 5:35, 34:54] = 4      # L4
+    lab[1:8, 5:35, 6:26] = 5       # L5
+    stir = np.where(lab > 0, BONE, 20.0)
+    return stir, np.zeros(shape, bool), lab
+
+
+def test_spine_from_maps_planted():
+    stir, bme, lab = spine_phantom()
+    # L3-L4: lower half of L3 (upper quadrants of the DVU), anterior (high j), 10 mm above the L3 endplate
+    bme[3:6, 25:30, 62:72] = True
+    stir[3:6, 25:30, 62:72] = 250.0
+    # L4-L5: upper half of L5 (lower quadrants), posterior, 4 mm below the endplate, dim
+    bme[4, 8:12, 22:26] = True
+    stir[4, 8:12, 22:26] = 150.0
+    aff = np.diag([4.0, 1.0, 1.0, 1.0])
+    res = sparcc_spine_from_maps(stir, bme, lab, {3: "L3", 4: "L4", 5: "L5"}, 200.0, affine=aff)
+    assert res["status"] == "ok"
+    u34 = {u["level"]: u for u in res["units"]}["L3-L4"]
+    assert [s["slice"] for s in u34["slices"]] == [3, 4, 5]
+    for s in u34["slices"]:
+        assert (s["quadrants"], s["intense"], s["deep"]) == ([1, 0, 0, 0], 1, 1)
+        assert s["max_depth_mm"] == pytest.approx(10.0)
+    u45 = {u["level"]: u for u in res["units"]}["L4-L5"]
+    flags = [(s["quadrants"], s["intense"], s["deep"]) for s in u45["slices"]]
+    assert ([0, 0, 0, 1], 0, 0) in flags
+    assert res["dvu_scores"] == {"L3-L4": 9, "L4-L5": 1} and res["total"] == 10

@@ -386,3 +386,110 @@ def asas_mri_positive_from_maps(bme_mask, joint_labels, *, slice_axis=2, highly_
     res = evaluate("asas_mri_sij", {"lesions": lesions, "highly_suggestive": bool(highly_suggestive)})
     res["lesions"] = lesions
     return res
+
+
+# ------------------------------------------------------------ SPARCC spine
+def _world(shape, aff):
+    ijk = np.indices(shape).reshape(3, -1)
+    return (aff[:3, :3] @ ijk + aff[:3, 3:4]).reshape((3,) + shape)
+
+
+def sparcc_spine_from_maps(stir, bme_mask, vertebra_labels, vertebrae, fluid_reference, spacing=None, *,
+                           affine=None, slice_axis=0, intensity="mean", depth_mm=10.0, endplate_gap_mm=15.0,
+                           min_voxels=1):
+    """SPARCC spine inflammation score from a sagittal STIR volume and maps.
+
+    Parameters
+    ----------
+    stir, bme_mask : (I, J, K) arrays (or Volumes) on one grid.
+    vertebra_labels : (I, J, K) int map of vertebral bodies.
+    vertebrae : dict {label value: name}, names like "T7", "L5", "S1".  Each
+        pair of consecutive names present (e.g. T7 and T8) forms the DVU
+        "T7-T8" (SCORES.md 2.1): the lower half of the upper body and the upper
+        half of the lower body; discs need no label.
+    fluid_reference : float -- bright-fluid (CSF) signal for the intensity flag.
+    spacing / affine : geometry; the world superior (z) and anterior (y) axes
+        of RAS+ decide upper/lower halves and anterior/posterior quadrants.
+        With spacing only, the grid is taken as RAS-aligned.
+    slice_axis : axis across the sagittal slices (default 0 = left-right).
+
+    Per DVU the three consecutive slices with the most BME voxels inside the
+    DVU are used (no BME: the three with the largest DVU area).  A body half is
+    split anterior/posterior at the midpoint of its anterior-posterior extent.
+    Quadrant order: upper_anterior, upper_posterior, lower_anterior,
+    lower_posterior.  Intensity and depth follow the SIJ rules (depth from the
+    endplate facing the disc, ``endplate_gap_mm`` = largest disc height).
+
+    Returns the :func:`evaluate` result for ``sparcc_spine`` plus ``"units"``
+    (per DVU: slices used and the per-slice flags with audit values).
+    """
+    from ._sparcc import SPINE_LEVELS
+    stir_a = _as_array(stir, "stir")
+    shape = stir_a.shape
+    bme = _as_array(bme_mask, "bme_mask", shape).astype(bool)
+    lab = _as_array(vertebra_labels, "vertebra_labels", shape)
+    aff = _affine_of(stir, affine, spacing)
+    axis = _check_axis(slice_axis)
+    if intensity not in ("mean", "max"):
+        raise ValueError(f"intensity must be 'mean' or 'max', got {intensity!r}")
+    if not isinstance(vertebrae, dict):
+        raise TypeError("vertebrae must be a dict {label value: name such as 'T7'}")
+    sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
+    sp2 = np.delete(sp, axis)
+    world = _world(shape, aff)
+    y, z = world[1], world[2]
+    by_name = {str(name): int(v) for v, name in vertebrae.items()}
+    dvus, units = [], []
+    for level in SPINE_LEVELS:
+        up_name, low_name = level.split("-")
+        if up_name not in by_name or low_name not in by_name:
+            continue
+        U, L = lab == by_name[up_name], lab == by_name[low_name]
+        if not U.any() or not L.any():
+            continue
+        u_half = U & (z < 0.5 * (z[U].min() + z[U].max()))
+        l_half = L & (z >= 0.5 * (z[L].min() + z[L].max()))
+        quads = []
+        for half in (u_half, l_half):
+            ymid = 0.5 * (y[half].min() + y[half].max())
+            quads += [half & (y >= ymid), half & (y < ymid)]
+        region = u_half | l_half
+        nsl = shape[axis]
+        les = np.array([np.count_nonzero(np.take(bme & region, k, axis=axis)) for k in range(nsl)], float)
+        area = np.array([np.count_nonzero(np.take(region, k, axis=axis)) for k in range(nsl)], float)
+        if nsl < 3:
+            raise ValueError("need at least 3 slices along slice_axis")
+        score_w = np.convolve(les, np.ones(3), "valid") * 1e6 + np.convolve(area, np.ones(3), "valid")
+        start = int(np.argmax(score_w))
+        slices, unit_audit = [], []
+        for k in range(start, start + 3):
+            b2, s2 = np.take(bme, k, axis=axis), np.take(stir_a, k, axis=axis).astype(np.float64)
+            q2 = [np.take(q, k, axis=axis) for q in quads]
+            flags = [int(np.count_nonzero(b2 & q) >= min_voxels) if q.any() else 0 for q in q2]
+            u2, l2 = np.take(u_half, k, axis=axis), np.take(l_half, k, axis=axis)
+            lesion_mask = b2 & (u2 | l2)
+            intense = deep = 0
+            max_depth = None
+            if any(flags):
+                depth = np.zeros(b2.shape)
+                for bone, other in ((np.take(U, k, axis=axis), np.take(L, k, axis=axis)),
+                                    (np.take(L, k, axis=axis), np.take(U, k, axis=axis))):
+                    if bone.any() and other.any():
+                        d = _dist(_joint_line(bone, other, sp2, endplate_gap_mm), sp2)
+                        depth[bone] = d[bone]
+                ld = depth[lesion_mask]
+                ld = ld[np.isfinite(ld)]
+                max_depth = float(ld.max()) if ld.size else 0.0
+                deep = int(max_depth >= depth_mm - 1e-9)
+                comp, n = _lesions(lesion_mask)
+                stats = [float(s2[comp == c].mean() if intensity == "mean" else s2[comp == c].max())
+                         for c in range(1, n + 1)]
+                intense = int(any(v >= fluid_reference for v in stats))
+            slices.append({"quadrants": flags, "intense": intense, "deep": deep})
+            unit_audit.append({"slice": k, "quadrants": flags, "intense": intense, "deep": deep,
+                               "max_depth_mm": max_depth})
+        dvus.append({"level": level, "slices": slices})
+        units.append({"level": level, "slices": unit_audit})
+    result = evaluate("sparcc_spine", {"dvus": dvus})
+    result["units"] = units
+    return result
