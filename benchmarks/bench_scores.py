@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sacroai  # noqa: E402
+from sacroai import _core  # noqa: E402
 from sacroai.scores import score_table  # noqa: E402
 from tests.reference.scores_ref import asdas_ref, sparcc_sij_ref  # noqa: E402
 
@@ -91,6 +92,20 @@ def main():
             assert np.allclose(got, np.array(ref, float), atol=1e-12), name
             print(f"{name:12s} {threads:7d} {t_c:10.4f} {n / t_c:12.0f} {t_py:9.3f} {n / t_py:10.0f} "
                   f"{t_py / t_c:7.1f}")
+        if name == "sparcc_sij":
+            # the core call alone on pre-packed int8 arrays (no column conversion)
+            grid = np.stack([np.stack([np.stack([cols[f"s{s + 1}_{side}_{q}"] for q in QUADS + ("intense", "deep")], -1)
+                                       for side in ("left", "right")], 1) for s in range(6)], 1)
+            quad = np.ascontiguousarray(grid[..., :4])
+            inten, deep = np.ascontiguousarray(grid[..., 4]), np.ascontiguousarray(grid[..., 5])
+            st, re, fi = np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.int32)
+            out = np.empty((n, 13), np.int32)
+            for threads in (1, os.cpu_count() or 1):
+                sacroai.set_num_threads(threads)
+                t_k, _ = best_of(lambda: _core.scores_sparcc_sij(n, quad, inten, deep, st, re, fi, out), repeat)
+                assert np.array_equal(out[:, 0], np.array(ref))
+                print(f"{'  core only':12s} {threads:7d} {t_k:10.4f} {n / t_k:12.0f} {t_py:9.3f} "
+                      f"{n / t_py:10.0f} {t_py / t_k:7.1f}")
 
 
 if __name__ == "__main__":

@@ -168,3 +168,24 @@ def test_bad_table_arguments_raise():
     with pytest.raises(KeyError, match="missing column"):
         score_table("asdas_crp", {"back_pain": [1]})
     assert len(SIJ_COLUMNS) == 72
+
+
+def test_100k_rows_is_one_core_call(monkeypatch):
+    import types
+
+    import sacroai.scores._table as T
+    calls = []
+    real = T._core
+
+    def counting(*args):
+        calls.append(args[0])
+        return real.scores_sparcc_sij(*args)
+
+    monkeypatch.setattr(T, "_core", types.SimpleNamespace(scores_sparcc_sij=counting))
+    n = 100_000
+    cols = random_sij_table(n, np.random.default_rng(7))
+    res = score_table("sparcc_sij", cols)
+    assert calls == [n]
+    assert res["total"].shape == (n,) and not np.isnan(res["total"]).any()
+    for i in (0, 12_345, n - 1):
+        assert res["total"][i] == sparcc_sij_ref(row_to_dict(cols, i)["slices"])[0]
