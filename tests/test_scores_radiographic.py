@@ -1,5 +1,4 @@
 """mSASSS, mNY, KL, OARSI hip / Croft, Sharp-van der Heijde: SCORES.md 4, 5, 7, 8."""
-import copy
 
 import pytest
 

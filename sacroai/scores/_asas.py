@@ -1,5 +1,4 @@
 """ASAS active sacroiliitis on MRI and ASAS axSpA classification (SCORES.md section 6)."""
-import math
 
 import numpy as np
 

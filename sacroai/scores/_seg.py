@@ -3,7 +3,6 @@
 Borders as in MedPy (mask XOR its erosion, image edge = background); distances
 between voxel centres in physical units from an exact Euclidean distance
 transform computed in the C core (``scores_seg_edt_sq``)."""
-import math
 
 import numpy as np
 
