@@ -190,22 +190,24 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
     def sacral_edge(zz):
         return half_width_top - taper * (z_top - zz)
 
-    # the joint line x = +-(edge(z) + gap/2); its unit normal in (x, z)
-    slope = taper  # dx/dz of the edge
-    norm = np.hypot(1.0, slope)
+    # articular surfaces: the sacrum's at |x| = edge(z), the ilium's at
+    # |x| = edge(z) + gap; perpendicular distances divide by the slope's norm
+    norm = np.hypot(1.0, taper)
 
     bones = np.zeros(shape, np.uint8)
     quadrants = np.zeros(shape, np.uint8)
     vessels = np.zeros(shape, bool)
     bme = np.zeros(shape, bool)
+    lesion_id = np.zeros(shape, np.int16)  # 1 + index of the lesion occupying a voxel
     fat = np.zeros(shape, bool)
     stir = np.empty(shape, np.float32)
     t1 = np.empty(shape, np.float32) if with_t1 else None
     body = (X / 95.0) ** 2 + (Z / 70.0) ** 2 < 1.0
     sheet_slices = []
-    # signed perpendicular distance (mm) from the joint line, positive into the ilium
+    # perpendicular depth (mm) below each bone's articular surface (negative outside it)
     edge = sacral_edge(Z)
-    dist_from_joint = (np.abs(X) - (edge + JOINT_GAP_MM / 2)) / norm
+    depth_ilium = (np.abs(X) - (edge + JOINT_GAP_MM)) / norm
+    depth_sacrum = (edge - np.abs(X)) / norm
     side_of = np.where(X < 0, 0, 1)  # 0 = left (negative x), 1 = right
     for k in range(nk):
         h = _visible_height(k, nk, full_height, scored)
@@ -216,9 +218,9 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
         # the most anterior slices lie in front of the sacrum: presacral vessels there
         vessel_slice = k >= nk - 2
         sacrum = in_z & (np.abs(X) <= edge) & (Z <= z_top) & (not vessel_slice)
-        ilium = in_z & (dist_from_joint >= 0) & (np.abs(X) <= edge + JOINT_GAP_MM / 2 + ilium_width) & \
+        ilium = in_z & (depth_ilium >= 0) & (np.abs(X) <= edge + JOINT_GAP_MM + ilium_width) & \
             (Z <= z_top + 14)
-        joint = (np.abs(X) > edge) & (dist_from_joint < 0) & (Z >= zb) & (Z <= zt)
+        joint = (depth_sacrum < 0) & (depth_ilium < 0) & (Z >= zb) & (Z <= zt)
         if h <= 0:
             joint[:] = False
         bk = np.zeros((ni, nj), np.uint8)
@@ -226,7 +228,8 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
         bk[ilium] = 2
         bones[..., k] = bk
         # quadrants: bone within 15 mm of the joint line, along the visible joint
-        near = (np.abs(dist_from_joint) <= 15.0) & (Z >= zb) & (Z <= zt) & (h > 0)
+        near = (((depth_ilium >= 0) & (depth_ilium <= 15.0)) | ((depth_sacrum >= 0) & (depth_sacrum <= 15.0))) \
+            & (Z >= zb) & (Z <= zt) & (h > 0)
         q = np.zeros((ni, nj), np.uint8)
         for s in range(2):
             for b, bone_mask in ((0, ilium), (1, sacrum)):
@@ -261,13 +264,16 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
                 continue
             zt, zb = z_bot + (full_height + h) / 2, z_bot + (full_height - h) / 2
             zmid = (zt + zb) / 2
-            zc = zmid + (1 if les.half == "upper" else -1) * min(les.height_mm / 2 + 1.0, (zt - zb) / 4)
+            zc = zmid + (1 if les.half == "upper" else -1) * min(les.height_mm / 2 + 2.0, (zt - zb) / 4)
             bone_lab = 2 if les.bone == "iliac" else 1
-            d = dist_from_joint if les.bone == "iliac" else -dist_from_joint - JOINT_GAP_MM / norm
-            half_ok = (Z >= zmid) if les.half == "upper" else (Z < zmid)
+            d = depth_ilium if les.bone == "iliac" else depth_sacrum
+            # 2 mm clear of the mid-height line, so upper and lower lesions never touch
+            half_ok = (Z >= zmid + 2.0) if les.half == "upper" else (Z < zmid - 2.0)
             sel = (bones[..., k] == bone_lab) & (side_of == s) & (d >= 0) & (d < les.depth_mm) & \
                 (np.abs(Z - zc) <= les.height_mm / 2) & half_ok & (Z >= zb) & (Z <= zt)
+            sel &= lesion_id[..., k] == 0  # an earlier lesion keeps its voxels
             bme[..., k] |= sel
+            lesion_id[..., k][sel] = lesions.index(les) + 1
             stir[..., k][sel] = VESSEL * les.intensity_ratio
             if t1 is not None:
                 t1[..., k][sel] = 0.4
@@ -291,6 +297,16 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
     ii, jj, kk = np.meshgrid(*(np.linspace(-1, 1, n) for n in shape), indexing="ij", sparse=True)
     c = rng.uniform(-1, 1, size=4) * bias
     field_ = (1.0 + c[0] * ii + c[1] * jj + c[2] * ii * jj + c[3] * (ii ** 2 - 0.33)).astype(np.float32)
+    # what a reader sees: each lesion's noise-free signal on each slice relative
+    # to the noise-free vessel signal, both under the same bias field
+    clean = stir * field_
+    vessel_clean = float(clean[vessels].mean()) if vessels.any() else float("nan")
+    observed_ratio = {}
+    for idx in range(len(lesions)):
+        for k in range(nk):
+            m = lesion_id[..., k] == idx + 1
+            if m.any():
+                observed_ratio[(idx, k)] = float(clean[..., k][m].mean() / vessel_clean)
 
     def scanner(img):
         clean = img * field_
@@ -305,7 +321,7 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
     stir_vol = Volume(stir_noisy, affine, header={"descrip": "sacroai SIJ STIR phantom"})
     t1_vol = Volume(scanner(t1), affine, header={"descrip": "sacroai SIJ T1 phantom"}) if t1 is not None else None
     vessel_signal = float(stir_noisy[vessels].mean()) if vessels.any() else float("nan")
-    sheet = sparcc_sheet(lesions, scored, quadrants, bme)
+    sheet = sparcc_sheet(lesions, scored, quadrants, bme, observed_ratio)
     return SIJPhantom(stir=stir_vol, t1=t1_vol, bones=bones, quadrants=quadrants, vessels=vessels,
                       bme=bme, fat=fat, lesions=lesions, scored_slices=scored, sheet=sheet,
                       asas=asas_input(lesions, bme),
@@ -314,12 +330,15 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
                               "shape": shape})
 
 
-def sparcc_sheet(lesions, scored, quadrants, bme) -> dict:
+def sparcc_sheet(lesions, scored, quadrants, bme, observed_ratio=None) -> dict:
     """The SPARCC SIJ sheet (SCORES.md section 1.5) implied by the planted lesions.
 
     A quadrant is positive on a slice when planted oedema lies in it; a
-    joint-slice is "intense" / "deep" when one of its lesions has
-    ``intensity_ratio >= 1`` / ``depth_mm >= 10`` and is present there.
+    joint-slice is "intense" when one of its lesions there is at least as
+    bright as the vessels (``observed_ratio[(lesion index, slice)]``, the
+    noise-free signal ratio under the bias field; the planted
+    ``intensity_ratio`` when not given) and "deep" when one of them has
+    ``depth_mm >= 10``.
     """
     slices = []
     for k in scored:
@@ -330,11 +349,14 @@ def sparcc_sheet(lesions, scored, quadrants, bme) -> dict:
                 bone, half = name.split("_")
                 lab = quadrant_label(side, bone, half)
                 quads.append(int(bool(np.any(bme[..., k] & (quadrants[..., k] == lab)))))
-            present = [les for les in lesions if les.side == side and k in les.slices
+            present = [(i, les) for i, les in enumerate(lesions) if les.side == side and k in les.slices
                        and np.any(bme[..., k] & (quadrants[..., k] == quadrant_label(les.side, les.bone, les.half)))]
+
+            def ratio(i, les):
+                return observed_ratio.get((i, k), 0.0) if observed_ratio is not None else les.intensity_ratio
             entry[side] = {"quadrants": quads,
-                           "intense": int(any(les.intensity_ratio >= 1.0 for les in present)),
-                           "deep": int(any(les.depth_mm >= 10.0 for les in present))}
+                           "intense": int(any(ratio(i, les) >= 1.0 for i, les in present)),
+                           "deep": int(any(les.depth_mm >= 10.0 for _, les in present))}
         slices.append(entry)
     return {"slices": slices}
 
@@ -369,13 +391,17 @@ def random_lesions(rng: np.random.Generator, active: bool, scored: tuple | None 
         scored = tuple(range((nk - 6) // 2, (nk - 6) // 2 + 6))
     out = []
     n = int(rng.integers(2, 7)) if active else int(rng.integers(0, 2))
-    for _ in range(n):
+    # each lesion in its own quadrant, so lesions never merge; depths and
+    # intensities kept clear of the 10 mm and vessel-signal thresholds
+    quads = rng.permutation(8)[:n]
+    for q in quads:
         start = int(rng.integers(scored[0], scored[-1] + 1))
         length = int(rng.integers(1, 4)) if active else 1
         sl = tuple(range(start, min(start + length, scored[-1] + 1)))
-        out.append(Lesion(side=SIDES[rng.integers(2)], bone=BONES[rng.integers(2)], half=HALVES[rng.integers(2)],
-                          slices=sl,
-                          depth_mm=float(rng.uniform(5, 16) if active else rng.uniform(2, 5)),
-                          intensity_ratio=float(rng.uniform(0.7, 1.3) if active else rng.uniform(0.55, 0.8)),
+        deep = active and rng.random() < 0.5
+        intense = active and rng.random() < 0.5
+        out.append(Lesion(side=SIDES[q // 4], bone=BONES[(q // 2) % 2], half=HALVES[q % 2], slices=sl,
+                          depth_mm=float(rng.uniform(11.5, 16) if deep else rng.uniform(3, 8.5)),
+                          intensity_ratio=float(rng.uniform(1.2, 1.45) if intense else rng.uniform(0.55, 0.85)),
                           height_mm=float(rng.uniform(8, 14))))
     return out
