@@ -31,7 +31,7 @@ A file with no spacing and no argument raises ``ValueError``.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import warnings
 
 import numpy as np
@@ -356,7 +356,9 @@ def save_radiograph(volume: Volume, path, *, bits: int = 16, rescale: bool = Fal
         row_mm, col_mm = volume.spacing[:2]
         kwargs = {"resolution_unit": 3, "x_resolution": 10.0 / col_mm, "y_resolution": 10.0 / row_mm}
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=ext, dir=folder)
+    # a fresh name in the same folder; mode 0o666 filtered by the umask, as for an ordinary file
+    tmp = os.path.join(folder, f".tmp_{os.getpid()}_{secrets.token_hex(6)}{ext}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             img.save(f, format=_SAVE_FORMATS[ext], **kwargs)
