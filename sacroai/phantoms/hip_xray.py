@@ -28,7 +28,7 @@ key                        grade  realised as
 ``fos_inferior``           0-3    same at the inferior head-neck junction
 ``aos_superior``           0-3    spur prolonging the lateral acetabular rim over
                                   the head (0 / 8 / 14 / 22 degrees)
-``aos_inferior``           0/1    spur below the medial acetabular end
+``aos_inferior``           0/1    spur below the medial acetabular end (up to 22 degrees)
 ``jsn_superior``           0-3    superior width × 1 / 0.7 / 0.45 / 0.12
 ``jsn_medial``             0-3    medial width × 1 / 0.7 / 0.45 / 0.12
 ``sclerosis``              0/1    dense subchondral band in the acetabular roof and
@@ -341,16 +341,16 @@ def generate_hip_xray(seed=0, features=None, *, shape=(400, 520), pixel_spacing=
         inf_ramus = (-u >= 0.0) & (-u <= half_sep) & (np.abs(v - (-(R + 32.0) + 6.0 * t)) <= 6.0)
         sij_wing = ((u + half_sep - 40.0) ** 2 / 30.0 ** 2 + (v - 70.0) ** 2 / 35.0 ** 2 <= 1.0)
         pel = roof | ilium | ischium | sup_ramus | inf_ramus | sij_wing
-        # acetabular osteophytes
+        # acetabular osteophytes: new bone only where there was none
         ao_mask = np.zeros(shape, bool)
         if aos_ext > 0:
             d = PHI_LAT - phi  # degrees beyond the lateral rim
             thick = 9.0 * (1.0 - d / aos_ext)
-            ao_mask = (d > 0) & (d <= aos_ext) & (rho >= r_sock) & (rho <= r_sock + thick) & (u > 0)
+            ao_mask = (d > 0) & (d <= aos_ext) & (rho >= r_sock) & (rho <= r_sock + thick) & (u > 0) & ~pel
             ost[ao_mask] = OSTEOPHYTE_LABELS["aos_superior"]
         if f["aos_inferior"]:
             d = phi - PHI_MED
-            m = (d > 0) & (d <= 14.0) & (rho >= r_sock) & (rho <= r_sock + 6.0 * (1 - d / 14.0))
+            m = (d > 0) & (d <= 22.0) & (rho >= r_sock) & (rho <= r_sock + 7.0 * (1 - d / 22.0)) & ~pel
             ost[m] = OSTEOPHYTE_LABELS["aos_inferior"]
             ao_mask |= m
         pel |= ao_mask

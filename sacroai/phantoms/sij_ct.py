@@ -37,7 +37,7 @@ grade  realised as
        in-plane spacing)`` mm, or widening to 4-5 mm), with probability 0.4
        partial ankylosis: bone bridging the joint over a contiguous part of
        its slices (at most half) and part of its antero-posterior length
-4      total ankylosis: the whole joint space bridged by bone (300-450 HU) on
+4      total ankylosis: the whole joint space bridged by bone (450-600 HU) on
        every joint slice; sclerosis, no erosions left
 =====  ==========================================================================
 
@@ -319,8 +319,8 @@ def generate_sij_ct(seed=0, grades=None, *, shape=(208, 160, 40), spacing=(1.25,
     ct[joint_lab > 0] = JOINT_HU
     ct[erosions > 0] = SOFT + 10.0
     ct[sclerosis > 0] = np.maximum(ct[sclerosis > 0], float(anat_rng.uniform(650, 900)))
-    bridge_hu = float(anat_rng.uniform(300, 450))
-    ct[ankylosis > 0] = bridge_hu + 0.5 * texture[ankylosis > 0]
+    bridge_hu = float(anat_rng.uniform(450, 600))
+    ct[ankylosis > 0] = bridge_hu + 0.3 * texture[ankylosis > 0]
 
     sig = (psf_mm / sp[0], psf_mm / sp[1], 0.0)
     if psf_mm > 0:
