@@ -105,6 +105,12 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["a.png"]
 
 
+def test_saved_file_has_ordinary_permissions(tmp_path):
+    save_radiograph(sacroai.Volume.from_radiograph(np.zeros((3, 3), np.uint16), (1, 1)), tmp_path / "a.tif")
+    (tmp_path / "ref.txt").write_text("x")
+    assert os.stat(tmp_path / "a.tif").st_mode == os.stat(tmp_path / "ref.txt").st_mode
+
+
 def test_missing_and_non_image_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.png"):
         load_radiograph(tmp_path / "nope.png", pixel_spacing=1)
@@ -229,6 +235,30 @@ def test_dicom_multiframe_needs_frame(tmp_path):
         np.testing.assert_array_equal(load_radiograph(p, frame=f).array, a[f])
     with pytest.raises(ValueError, match="frame must be an integer from 0 to 2"):
         load_radiograph(p, frame=3)
+
+
+def test_dicom_rgb_converted_to_gray(tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 10, 20, 30
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # secondary capture
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.SOPClassUID, ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PlanarConfiguration = 4, 5, 3, 0
+    ds.PhotometricInterpretation = "RGB"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelSpacing = [0.3, 0.3]
+    ds.PixelData = rgb.tobytes()
+    p = tmp_path / "rgb.dcm"
+    ds.save_as(p, enforce_file_format=True)
+    with pytest.warns(UserWarning, match="grayscale"):
+        vol = load_radiograph(p)
+    np.testing.assert_allclose(vol.array, 0.299 * 10 + 0.587 * 20 + 0.114 * 30, rtol=1e-6)
+    assert vol.spacing == (0.3, 0.3)
 
 
 def test_dicom_without_pixels_and_broken(tmp_path):

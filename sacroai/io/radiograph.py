@@ -108,7 +108,11 @@ def load_radiograph(path, pixel_spacing=None, *, frame=None, dtype=np.float32) -
     (0028,1052) are applied; a *Photometric Interpretation* (0028,0004) of
     MONOCHROME1 (low values white) is inverted to MONOCHROME2 so bone is
     bright: ``v' = lo + hi - v`` with ``[lo, hi]`` the rescaled range of the
-    *Bits Stored* values.
+    *Bits Stored* values.  Values are modality values: no VOI LUT or window
+    is applied, and *Presentation LUT Shape* (2050,0020) is not applied either
+    (for DX images it restates the photometric interpretation: INVERSE goes
+    with MONOCHROME1).  Colour DICOM (*Samples per Pixel* 3) is converted to
+    gray with a warning, like colour PNG/TIFF.
 
     Returns
     -------
@@ -249,8 +253,9 @@ def _read_dicom(path, frame):
     bits = int(getattr(ds, "BitsStored", bits_alloc))
     signed = int(getattr(ds, "PixelRepresentation", 0)) == 1
     if samples > 1 or pixels.ndim == 3:
-        if photometric not in ("RGB",):
-            from pydicom.pixels import convert_color_space
+        # pydicom >= 3 already returns YBR_* data as RGB; pydicom 2 does not
+        if photometric.startswith("YBR") and int(pydicom.__version__.split(".")[0]) < 3:
+            from pydicom.pixel_data_handlers.util import convert_color_space
             pixels = convert_color_space(pixels, photometric, "RGB")
         arr = _rgb_to_gray(pixels, path)
         lo_s, hi_s = 0.0, float(2 ** bits - 1)

@@ -32,7 +32,8 @@ grade  realised as
        and/or one focal patch of subchondral sclerosis (depth 3-5 mm,
        z-extent <= 15 mm); the joint width is unchanged
 3      moderate: margins blurred, 3-6 erosions (radius 2-4 mm) on both bones,
-       extensive iliac (and sometimes sacral) sclerosis (depth 5-10 mm), and
+       extensive iliac sclerosis (depth 5-10 mm; sacral too with probability
+       0.4, depth 3-6 mm), and
        with probability 0.6 a width change (narrowing to ``max(1.5, 1.2 *
        in-plane spacing)`` mm, or widening to 4-5 mm), with probability 0.4
        partial ankylosis: bone bridging the joint over a contiguous part of
