@@ -31,7 +31,8 @@ grade  realised as
 2      minimal: margins blurred, and 1-2 small erosions (radius 1.5-2.5 mm)
        and/or one focal patch of subchondral sclerosis (depth 3-5 mm,
        z-extent <= 15 mm); the joint width is unchanged
-3      moderate: margins blurred, 3-6 erosions (radius 2-4 mm) on both bones,
+3      moderate: margins blurred, 3-6 erosions (radius 2-4 mm; iliac with
+       probability 0.65, else sacral),
        extensive iliac sclerosis (depth 5-10 mm; sacral too with probability
        0.4, depth 3-6 mm), and
        with probability 0.6 a width change (narrowing to ``max(1.5, 1.2 *
