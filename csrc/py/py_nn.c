@@ -5,4 +5,10 @@ PyMethodDef sai_py_nn_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-int sai_py_nn_init(PyObject *m) { return 0; }
+extern PyMethodDef sai_py_nn_train_methods[]; /* py_nn_train.c */
+
+int sai_py_nn_init(PyObject *m)
+{
+    if (PyModule_AddFunctions(m, sai_py_nn_train_methods) < 0) return -1;
+    return 0;
+}
