@@ -32,7 +32,7 @@ def _as_float32(x, name):
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
             or arr.dtype == np.bool_):
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return np.require(arr, dtype=np.float32, requirements="C")  # keeps 0-d shapes
 
 
 def _check_same_shape(input, target, loss_name):

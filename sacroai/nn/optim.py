@@ -80,7 +80,7 @@ class Optimizer:
             if p.grad is None:
                 continue
             _check_param(p, type(self).__name__)
-            grad = np.ascontiguousarray(p.grad, dtype=np.float32)
+            grad = np.require(p.grad, dtype=np.float32, requirements="C")
             if grad.shape != p.data.shape:
                 raise ValueError(f"grad of shape {grad.shape} does not match its parameter of shape "
                                  f"{p.data.shape}")
@@ -132,7 +132,7 @@ class Optimizer:
                     if v.shape != p.data.shape:
                         raise ValueError(f"state_dict: state {k!r} of parameter {i} has shape {v.shape}, "
                                          f"expected {p.data.shape}")
-                    entry[k] = np.ascontiguousarray(v, dtype=np.float32).copy()
+                    entry[k] = np.array(v, dtype=np.float32, order="C")
                 else:
                     entry[k] = v.item() if isinstance(v, np.ndarray) else v
             new_state[id(p)] = entry
