@@ -35,10 +35,10 @@ class _EvalMode:
 
 
 def _as_callable(predictor):
+    if callable(predictor):          # a Module's __call__ runs its hooks around forward
+        return predictor
     if hasattr(predictor, "forward"):
         return predictor.forward
-    if callable(predictor):
-        return predictor
     raise TypeError(f"predictor must be a model with forward() or a callable, got {type(predictor).__name__}")
 
 
