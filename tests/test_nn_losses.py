@@ -313,3 +313,45 @@ def test_threads_do_not_change_losses():
         sacroai.set_num_threads(before)
     assert a == b
     assert np.array_equal(ga, gb)
+
+
+def test_memory_layouts_and_dtypes(tmp_path):
+    """Non-contiguous, read-only, memory-mapped and float64 inputs give the same values."""
+    r = rng(10)
+    base = r.standard_normal((3, 2, 6, 5)).astype(np.float32)
+    t = (r.uniform(size=base.shape) > 0.5).astype(np.float32)
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32, shape=base.shape)
+    mm[...] = base
+    mm.flush()
+    ro = np.lib.format.open_memmap(tmp_path / "x.npy", mode="r")
+    strided = np.zeros((3, 2, 6, 10), np.float32)
+    strided[..., ::2] = base
+    variants = [ro, strided[..., ::2], np.asfortranarray(base), base.astype(np.float64)]
+    for v in variants:
+        for loss in (L.BCEWithLogitsLoss(), L.DiceLoss(sigmoid=True), L.FocalLoss(), L.MSELoss()):
+            a = loss(v, t)
+            ga = loss.backward()
+            b = type(loss)(**({"sigmoid": True} if isinstance(loss, L.DiceLoss) else {}))
+            bv = b(base, t)
+            assert a == bv
+            assert np.array_equal(ga, b.backward())
+
+
+def test_threads_do_not_change_dice_and_focal():
+    r = rng(11)
+    x = r.standard_normal((2, 4, 30, 30, 20)).astype(np.float32)
+    t = r.integers(0, 4, (2, 1, 30, 30, 20)).astype(np.float32)
+    before = sacroai.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            sacroai.set_num_threads(n)
+            d = L.DiceLoss(softmax=True, to_onehot_y=True)
+            f = L.FocalLoss(alpha=0.25)
+            onehot = (np.arange(4)[None, :, None, None, None] == t).astype(np.float32)
+            results.append((d(x, t), d.backward(), f(x, onehot), f.backward()))
+    finally:
+        sacroai.set_num_threads(before)
+    (a, ga, b, gb), (c, gc, e, ge) = results
+    assert a == c and b == e
+    assert np.array_equal(ga, gc) and np.array_equal(gb, ge)

@@ -222,3 +222,21 @@ def test_scheduler_state_dict_resume():
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     with pytest.raises(ValueError, match="max_epochs"):
         schedules.PolyLR(opt, max_epochs=0)
+
+
+def test_threads_do_not_change_steps():
+    import sacroai
+    before = sacroai.get_num_threads()
+    out = []
+    try:
+        for n in (1, 2):
+            sacroai.set_num_threads(n)
+            ps = [P(np.linspace(-1, 1, 200000))]
+            o = optim.AdamW(ps, lr=0.01, amsgrad=True)
+            for k in range(3):
+                ps[0].grad = np.sin(ps[0].data * (k + 1)).astype(np.float32)
+                o.step()
+            out.append(ps[0].data.copy())
+    finally:
+        sacroai.set_num_threads(before)
+    assert np.array_equal(out[0], out[1])

@@ -158,3 +158,29 @@ def test_bad_arguments(tmp_path):
         W.save_weights(TinySequential([2, 2]), tmp_path / "w.json")
     with pytest.raises(TypeError, match="JSON-serializable"):
         W.save_weights(TinySequential([2, 2]), tmp_path / "w.safetensors", card={"x": object()})
+
+
+def test_real_conv_model_round_trip_and_torch_weights(tmp_path):
+    """nn-core's Conv2d model: save/load round trip, and a torch model's safetensors file."""
+    conv = pytest.importorskip("sacroai.nn.conv")
+    from sacroai.nn.module import Sequential
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    from safetensors.torch import save_file
+
+    def ours(seed):
+        return Sequential(conv.Conv2d(1, 3, 3, padding=1, rng=seed), conv.Conv2d(3, 2, 1, rng=seed + 1))
+
+    m = ours(0)
+    W.save_weights(m, tmp_path / "m.safetensors", card={"architecture": "conv3x3-conv1x1"})
+    m2 = ours(7)
+    W.load_weights(m2, tmp_path / "m.safetensors")
+    for k, v in m.state_dict().items():
+        assert np.array_equal(v, m2.state_dict()[k]), k
+
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.Conv2d(3, 2, 1))
+    save_file(tm.state_dict(), str(tmp_path / "t.safetensors"))
+    W.load_weights(m2, tmp_path / "t.safetensors")
+    x = np.random.default_rng(0).standard_normal((2, 1, 9, 8)).astype(np.float32)
+    m2.eval()
+    np.testing.assert_allclose(m2(x), tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
