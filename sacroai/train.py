@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .nn.optim import clip_grad_norm_
 from .nn.weights import load_safetensors, save_safetensors, save_weights
 
 __all__ = ["fit", "load_checkpoint"]
@@ -189,7 +190,7 @@ def _evaluate(model, loss, data, batch_size, metrics):
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size=8, metrics=None,
         scheduler=None, checkpoint_dir=None, early_stopping_patience=None, seed=0, progress=True,
-        monitor=None, mode=None, resume=True, shuffle=True, card=None):
+        monitor=None, mode=None, resume=True, shuffle=True, card=None, clip_grad_norm=None):
     """Train ``model`` and return the per-epoch history (a list of dicts).
 
     Parameters
@@ -215,6 +216,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size
     mode : ``"min"`` or ``"max"``; default ``"min"`` for names ending in "loss", else "max".
     resume : continue from ``checkpoint_dir/last_checkpoint.safetensors`` when present.
     card : extra model-card fields for the best weights (architecture, spacing, ...).
+    clip_grad_norm : clip the joint gradient norm to this value before each step
+        (:func:`sacroai.nn.optim.clip_grad_norm_`; nnU-Net uses 12).
 
     Each history entry holds ``epoch`` (1-based), ``lr`` (of the first group,
     during that epoch), ``train_loss`` (sample-weighted mean over the epoch),
@@ -271,6 +274,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size
             out = model(np.asarray(xb, dtype=np.float32))
             value = float(loss.forward(out, yb))
             model.backward(loss.backward())
+            if clip_grad_norm is not None:
+                clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], clip_grad_norm)
             optimizer.step()
             total += value * len(idx)
             if bar is not None:

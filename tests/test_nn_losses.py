@@ -355,3 +355,53 @@ def test_threads_do_not_change_dice_and_focal():
     (a, ga, b, gb), (c, gc, e, ge) = results
     assert a == c and b == e
     assert np.array_equal(ga, gc) and np.array_equal(gb, ge)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4, 5), (4,)])
+@pytest.mark.parametrize("opts", [{}, {"weight": True, "label_smoothing": 0.1}])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_probability_targets_vs_torch(shape, opts, reduction):
+    r = rng(12)
+    x = (r.standard_normal(shape) * 2).astype(np.float32)
+    c = shape[1] if len(shape) > 1 else shape[0]
+    t = r.uniform(size=shape).astype(np.float32)
+    t /= t.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)
+    w = r.uniform(0.5, 2.0, c).astype(np.float32) if opts.get("weight") else None
+    ls = opts.get("label_smoothing", 0.0)
+    ours = L.CrossEntropyLoss(weight=w, reduction=reduction, label_smoothing=ls)
+    v = ours(x, t)
+    eshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    g_out = r.standard_normal(eshape).astype(np.float32) if reduction == "none" else 1.0
+    g = ours.backward(g_out)
+    xt = torch.tensor(x, requires_grad=True)
+    out = torch.nn.CrossEntropyLoss(weight=None if w is None else torch.tensor(w), reduction=reduction,
+                                    label_smoothing=ls)(xt, torch.tensor(t))
+    out.backward(torch.tensor(g_out) if reduction == "none" else None)
+    close(v, out.detach().numpy())
+    close(g, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("scale", [30.0, 100.0])
+def test_extreme_logits_vs_torch(scale):
+    """Saturated logits: the branch-free exp/log must not lose the loss or its gradient."""
+    r = rng(13)
+    x = (r.standard_normal((64, 5)) * scale).astype(np.float32)
+    x[0] = [0, 0, 0, 0, 0]
+    t = r.integers(0, 5, 64)
+    y = (r.uniform(size=x.shape) > 0.5).astype(np.float32)
+    for ours, ref, target, tt in [
+        (L.CrossEntropyLoss(label_smoothing=0.1), lambda a: F.cross_entropy(a, torch.tensor(t), label_smoothing=0.1), t, None),
+        (L.BCEWithLogitsLoss(), lambda a: F.binary_cross_entropy_with_logits(a, torch.tensor(y)), y, None),
+        (L.FocalLoss(gamma=2.0, alpha=0.25),
+         lambda a: torch.mean(torch_sigmoid_focal(a, torch.tensor(y), 2.0, 0.25)), y, None),
+    ]:
+        v = ours(x, target)
+        g = ours.backward()
+        rv, rg = torch_value_grad(ref, x.astype(np.float64))
+        close(v, rv, rtol=1e-5, atol=1e-6)
+        close(g, rg, rtol=1e-4, atol=1e-7)
+
+
+def test_focal_nan_raises():
+    with pytest.raises(sacroai.NumericalError, match="FocalLoss"):
+        L.FocalLoss()(np.array([[np.nan, 1.0]], np.float32), np.array([[1.0, 0.0]], np.float32))

@@ -240,3 +240,23 @@ def test_threads_do_not_change_steps():
     finally:
         sacroai.set_num_threads(before)
     assert np.array_equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("max_norm,norm_type", [(0.5, 2.0), (100.0, 2.0), (0.3, 1.0), (0.2, float("inf"))])
+def test_clip_grad_norm_matches_torch(max_norm, norm_type):
+    r = np.random.default_rng(3)
+    grads = [r.standard_normal(s).astype(np.float32) for s in [(4, 3), (5,), (2, 2, 2)]]
+    ours = [P(np.zeros(g.shape)) for g in grads]
+    for p, g in zip(ours, grads):
+        p.grad = g.copy()
+    ours.append(P(np.zeros(3)))   # no gradient: ignored
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    ts = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for t, g in zip(ts, grads):
+        t.grad = torch.tensor(g)
+    ref = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type)
+    assert total == pytest.approx(float(ref), rel=1e-6)
+    for p, t in zip(ours, ts):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="max_norm"):
+        optim.clip_grad_norm_(ours, 0.0)

@@ -161,3 +161,14 @@ def test_bad_input():
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(sacroai.NumericalError, match="Loss: the loss is not finite"):
         fit(model, ce, opt, (bad, y), epochs=1, batch_size=4, progress=False)
+
+
+def test_clip_grad_norm_in_fit():
+    """With clipping at a tiny norm, each SGD step moves the weights by at most lr * max_norm."""
+    x, y = squares_data(8, seed=4)
+    model = conv_net()
+    before = np.concatenate([np.ravel(v).copy() for v in model.state_dict().values()])
+    fit(model, seg_loss(), optim.SGD(model.parameters(), lr=0.1), (x, y), epochs=1, batch_size=8,
+        clip_grad_norm=1e-3, progress=False)
+    after = np.concatenate([np.ravel(v) for v in model.state_dict().values()])
+    assert 0 < np.linalg.norm(after - before) <= 0.1 * 1e-3 * (1 + 1e-4)

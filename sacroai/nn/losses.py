@@ -92,7 +92,9 @@ class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy on class indices, as ``torch.nn.CrossEntropyLoss``.
 
     input: logits ``(N, C)`` or ``(N, C, d1, ..., dk)`` (segmentation), or ``(C,)``.
-    target: integer class indices ``(N,)`` or ``(N, d1, ..., dk)`` (or ``()``).
+    target: integer class indices ``(N,)`` or ``(N, d1, ..., dk)`` (or ``()``), or
+    class probabilities of the input's shape (float; ``ignore_index`` does not apply
+    and ``mean`` divides by the number of elements, as PyTorch).
     weight: per-class weights ``(C,)``; ``mean`` divides by the summed weights
     of the non-ignored targets, as PyTorch.  label_smoothing in [0, 1].
     Targets equal to ``ignore_index`` contribute neither loss nor gradient.
@@ -111,8 +113,12 @@ class CrossEntropyLoss(_Loss):
     def forward(self, input, target):
         x = _as_float32(input, "input")
         t = np.asarray(target)
+        if np.issubdtype(t.dtype, np.floating) and t.shape == x.shape:
+            return self._forward_probabilities(x, t)
         if not (np.issubdtype(t.dtype, np.integer) or t.dtype == np.bool_):
-            raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+            raise TypeError(f"target must hold integer class indices, or class probabilities of the "
+                            f"input's shape {x.shape}; got dtype {t.dtype} and shape {t.shape}")
+        self._soft = False
         unbatched = x.ndim == 1
         if unbatched:
             x, t = x[None], t.reshape(1)
@@ -134,6 +140,32 @@ class CrossEntropyLoss(_Loss):
         den = float(np.sum(wsum, dtype=np.float64))
         self._n, self._c, self._s = n, c, s
         return self._finish(loss, grad, den)
+
+    def _forward_probabilities(self, x, t):
+        """Class-probability targets (e.g. soft labels), as PyTorch: the loss of
+        an element is ``-sum_k w_k t_k log p_k`` (targets smoothed first), and
+        ``mean`` divides by the number of elements.  Float64 NumPy path."""
+        unbatched = x.ndim == 1
+        if unbatched:
+            x, t = x[None], t[None]
+        n, c = x.shape[:2]
+        s = int(np.prod(x.shape[2:], dtype=np.int64))
+        x3 = x.reshape(n, c, s).astype(np.float64)
+        t3 = t.reshape(n, c, s).astype(np.float64)
+        if self.label_smoothing > 0:
+            t3 = t3 * (1.0 - self.label_smoothing) + self.label_smoothing / c
+        w = (np.ones(c) if self.weight is None else self.weight.astype(np.float64))[None, :, None]
+        mx = x3.max(axis=1, keepdims=True)
+        lse = mx + np.log(np.sum(np.exp(x3 - mx), axis=1, keepdims=True))
+        wt = w * t3
+        loss = -np.sum(wt * (x3 - lse), axis=1)
+        grad = np.exp(x3 - lse) * np.sum(wt, axis=1, keepdims=True) - wt
+        self._soft = True
+        self._input_shape = x.shape[1:] if unbatched else x.shape
+        self._elem_shape = () if unbatched else (n,) + x.shape[2:]
+        self._n, self._c, self._s = n, c, s
+        return self._finish(loss.astype(np.float32).reshape(self._elem_shape), grad.astype(np.float32),
+                            float(n * s))
 
     def backward(self, grad_output=1.0):
         scale = self._reduced_grad(grad_output, self._elem_shape)

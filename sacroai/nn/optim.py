@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_"]
 
 
 def _check_param(p, where):
@@ -216,3 +216,30 @@ class AdamW(Adam):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, maximize=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale gradients in place so that their joint norm is at most ``max_norm``
+    (``torch.nn.utils.clip_grad_norm_``; nnU-Net clips at 12).  Returns the
+    total norm before clipping.  The norm is accumulated in float64 in
+    parameter order, so it does not depend on the thread count."""
+    if hasattr(parameters, "data") and hasattr(parameters, "grad"):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    if not grads:
+        return 0.0
+    norm_type = float(norm_type)
+    if norm_type == float("inf"):
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    else:
+        total = sum(float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) for g in grads) ** (1.0 / norm_type)
+    if error_if_nonfinite and not np.isfinite(total):
+        from .._core import NumericalError
+        raise NumericalError(f"clip_grad_norm_: the total gradient norm is {total}")
+    coef = min(float(max_norm) / (total + 1e-6), 1.0)
+    if coef < 1.0:
+        for g in grads:
+            g *= np.float32(coef)
+    return total
