@@ -26,7 +26,8 @@ COMMON_SOURCES = ["csrc/common/error.c", "csrc/common/threads.c", "csrc/common/m
                   "csrc/common/blas.c"]
 IO_SOURCES = ["csrc/io/nifti.c", "csrc/io/gzip.c", "csrc/io/scale.c"]
 IMAGE_SOURCES = []
-NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c",
+NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/nn/act.c",
+              "csrc/nn/pool.c", "csrc/nn/upsample.c", "csrc/nn/linear.c",
               "csrc/nn/loss.c", "csrc/nn/optim.c", "csrc/py/py_nn_train.c"]
 SCORES_SOURCES = []
 STATS_SOURCES = []

@@ -64,7 +64,7 @@ sai_status sai_conv_geom_init(sai_conv_geom *g)
 static int tile_cols(int64_t K, int64_t osp, int64_t budget)
 {
     int64_t t = budget / (K * (int64_t)sizeof(float));
-    if (t < 64) t = 64;
+    if (t < 192) t = 192;
     t = (t + 15) / 16 * 16;
     if (t >= osp) return (int)osp;
     /* balance tiles so the last one is not a sliver */
@@ -73,9 +73,10 @@ static int tile_cols(int64_t K, int64_t osp, int64_t budget)
     return (int)((t + 15) / 16 * 16 < osp ? (t + 15) / 16 * 16 : osp);
 }
 
-/* Columns of flat output positions [j0, j0 + nj) for cg input channels. */
+/* Columns of flat output positions [j0, j0 + nj) for cg input channels; row r
+ * of the column matrix starts at col + r * ld. */
 static void im2col_tile(const sai_conv_geom *g, const float *x, int cg, int64_t j0, int nj,
-                        float *col)
+                        float *col, int ld)
 {
     const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int OH = g->out[1], OW = g->out[2];
@@ -88,7 +89,7 @@ static void im2col_tile(const sai_conv_geom *g, const float *x, int cg, int64_t 
         const float *src = x + ci * isp;
         for (int kd = 0; kd < g->k[0]; kd++)
             for (int kh = 0; kh < g->k[1]; kh++)
-                for (int kw = 0; kw < g->k[2]; kw++, dst += nj) {
+                for (int kw = 0; kw < g->k[2]; kw++, dst += ld) {
                     int ow = ow0, oh = oh0, od = od0, done = 0;
                     const int offw = kw * g->dil[2] - g->pad[2];
                     while (done < nj) {
@@ -192,6 +193,33 @@ static sai_status check_geom(const sai_conv_geom *g)
     return SAI_OK;
 }
 
+/* Segments of a joint column range [j0, j0 + nj) over (sample, position). */
+#define FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)                                   \
+    for (int64_t j_ = (j0), off = 0, ni, a, len; off < (nj); off += len, j_ += len) \
+        if ((ni = j_ / (osp)), (a = j_ % (osp)), (len = (osp) - a < (nj) - off ? (osp) - a : (nj) - off), 1)
+
+static void im2col_joint(const sai_conv_geom *g, const float *x, int gi, int cg, int64_t isp, int64_t osp,
+                         int64_t j0, int nj, float *col)
+{
+    FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
+    {
+        im2col_tile(g, x + (ni * g->c_in + (int64_t)gi * cg) * isp, cg, a, (int)len, col + off, nj);
+    }
+}
+
+/* Joint tiles span samples when one sample has fewer output positions than a tile. */
+static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget, int *T)
+{
+    const int64_t total = (int64_t)g->n * osp;
+    const int Tj = tile_cols(K, total, budget);
+    if (g->n > 1 && osp * 2 <= Tj) {
+        *T = Tj;
+        return 1;
+    }
+    *T = tile_cols(K, osp, budget);
+    return 0;
+}
+
 sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float *w,
                             const float *b, float *y)
 {
@@ -203,30 +231,49 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
-    const int pw = is_pointwise(g);
-    const int T = tile_cols(K, osp, g_tile_bytes);
-    const int64_t ntiles = (osp + T - 1) / T;
-    const int64_t items = (int64_t)g->n * G * ntiles;
+    int T;
+    const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
+    const int pw = !joint && is_pointwise(g);
+    const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
+    const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
+    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
     float *ws = NULL;
     if (!pw) {
-        ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * K * T * sizeof(float));
+        ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
         if (!ws) return SAI_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *col = pw ? NULL : ws + (size_t)SAI_TID() * K * T;
+        float *col = pw ? NULL : ws + (size_t)SAI_TID() * per;
+        float *ctmp = joint ? col + (size_t)K * T : NULL;
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;
             const int gi = (int)(ng % G);
+            const float *wg = w + (int64_t)gi * mg * K;
+            if (joint) {
+                const int64_t j0 = tile * T, total = (int64_t)g->n * osp;
+                const int nj = (int)(total - j0 < T ? total - j0 : T);
+                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col);
+                sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, col, nj, 0.0f, ctmp, nj);
+                FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
+                {
+                    for (int m = 0; m < mg; m++) {
+                        float *dst = y + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a;
+                        const float *src = ctmp + (int64_t)m * nj + off;
+                        const float bv = b ? b[gi * mg + m] : 0.0f;
+                        for (int64_t t = 0; t < len; t++) dst[t] = src[t] + bv;
+                    }
+                }
+                continue;
+            }
             const int64_t ni = ng / G;
             const int64_t j0 = tile * T;
             const int nj = (int)(osp - j0 < T ? osp - j0 : T);
             const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
             float *yout = y + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
-            const float *wg = w + (int64_t)gi * mg * K;
             float beta = 0.0f;
             if (b) {
                 for (int m = 0; m < mg; m++) {
@@ -240,7 +287,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
                 sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, xin + j0, (int)isp,
                           beta, yout, (int)osp);
             } else {
-                im2col_tile(g, xin, cg, j0, nj, col);
+                im2col_tile(g, xin, cg, j0, nj, col, nj);
                 sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, col, nj, beta, yout,
                           (int)osp);
             }
@@ -364,10 +411,11 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
-    const int pw = is_pointwise(g);
-    const int T = tile_cols(K, osp, g_tile_bytes_bw);
-    const int64_t ntiles = (osp + T - 1) / T;
-    const int64_t items = (int64_t)g->n * G * ntiles;
+    int T;
+    const int joint = use_joint(g, K, osp, g_tile_bytes_bw, &T);
+    const int pw = !joint && is_pointwise(g);
+    const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
+    const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
     const size_t wsize = (size_t)g->c_out * K;
     float *acc = dw;
@@ -378,32 +426,47 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     } else {
         memset(dw, 0, wsize * sizeof(float));
     }
+    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
     float *ws = NULL;
     if (!pw) {
-        ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * K * T * sizeof(float));
+        ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
         if (!ws) return SAI_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = SAI_TID();
-        float *col = pw ? NULL : ws + (size_t)tid * K * T;
+        float *col = pw ? NULL : ws + (size_t)tid * per;
+        float *dtmp = joint ? col + (size_t)K * T : NULL;
         float *mine = acc + (size_t)tid * wsize;
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;
             const int gi = (int)(ng % G);
+            float *dwg = mine + (size_t)gi * mg * K;
+            if (joint) {
+                const int64_t j0 = tile * T, total = (int64_t)g->n * osp;
+                const int nj = (int)(total - j0 < T ? total - j0 : T);
+                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col);
+                FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
+                {
+                    for (int m = 0; m < mg; m++)
+                        memcpy(dtmp + (int64_t)m * nj + off, dy + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a,
+                               (size_t)len * sizeof(float));
+                }
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dtmp, nj, col, nj, 1.0f, dwg, K);
+                continue;
+            }
             const int64_t ni = ng / G;
             const int64_t j0 = tile * T;
             const int nj = (int)(osp - j0 < T ? osp - j0 : T);
             const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
             const float *dyt = dy + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
-            float *dwg = mine + (size_t)gi * mg * K;
             if (pw) {
                 sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, xin + j0, (int)isp,
                           1.0f, dwg, K);
             } else {
-                im2col_tile(g, xin, cg, j0, nj, col);
+                im2col_tile(g, xin, cg, j0, nj, col, nj);
                 sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, col, nj, 1.0f,
                           dwg, K);
             }

@@ -329,6 +329,557 @@ done:
     return res;
 }
 
+
+/* ------------------------------------------------------------ helpers for [n, c, s] ops */
+static void ncs(PyArrayObject *a, int *n, int *c, int64_t *s)
+{
+    *n = DIM(a, 0);
+    *c = PyArray_NDIM(a) > 1 ? DIM(a, 1) : 1;
+    int64_t t = 1;
+    for (int i = 2; i < PyArray_NDIM(a); i++) t *= PyArray_DIM(a, i);
+    *s = t;
+}
+
+static PyArrayObject *like(PyArrayObject *a)
+{
+    return new_f32(PyArray_NDIM(a), PyArray_DIMS(a));
+}
+
+static int same_shape(PyArrayObject *a, PyArrayObject *b, const char *what)
+{
+    if (PyArray_NDIM(a) != PyArray_NDIM(b) ||
+        !PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), PyArray_NDIM(a))) {
+        PyErr_Format(PyExc_ValueError, "%s: arrays must have the same shape", what);
+        return 0;
+    }
+    return 1;
+}
+
+static int len_is(PyArrayObject *a, npy_intp n, const char *what)
+{
+    if (a && PyArray_SIZE(a) != n) {
+        PyErr_Format(PyExc_ValueError, "%s must have %zd elements, got %zd", what, (Py_ssize_t)n,
+                     (Py_ssize_t)PyArray_SIZE(a));
+        return 0;
+    }
+    return 1;
+}
+
+#define RET_STATUS(rc)             \
+    do {                           \
+        if (rc) {                  \
+            sai_py_raise(rc);      \
+            goto done;             \
+        }                          \
+    } while (0)
+
+/* ------------------------------------------------------------ normalization */
+static PyObject *py_norm_stats(PyObject *self, PyObject *args)
+{
+    PyObject *xo;
+    int groups; /* 0: per channel over the batch (batch norm) */
+    if (!PyArg_ParseTuple(args, "Oi", &xo, &groups)) return NULL;
+    PyArrayObject *x = in_f32(xo, "input", 2, 32), *m = NULL, *v = NULL;
+    PyObject *res = NULL;
+    if (!x) return NULL;
+    int n, c;
+    int64_t s;
+    ncs(x, &n, &c, &s);
+    npy_intp k = groups == 0 ? c : (npy_intp)n * groups;
+    if (groups < 0 || (groups > 0 && c % groups)) {
+        PyErr_SetString(PyExc_ValueError, "norm: channels must be divisible by groups");
+        goto done;
+    }
+    if (!(m = new_f32(1, &k)) || !(v = new_f32(1, &k))) goto done;
+    sai_status rc;
+    if (groups == 0)
+        SAI_CALL(rc, sai_bn_stats(CF32(x), n, c, s, F32(m), F32(v)));
+    else
+        SAI_CALL(rc, sai_gn_stats(CF32(x), n, c, s, groups, F32(m), F32(v)));
+    RET_STATUS(rc);
+    res = Py_BuildValue("(OO)", m, v);
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(m);
+    Py_XDECREF(v);
+    return res;
+}
+
+/* norm_apply(x, groups (0 = per channel), mean, invstd, gamma|None, beta|None) -> y */
+static PyObject *py_norm_apply(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *mo, *io, *go, *bo;
+    int groups;
+    if (!PyArg_ParseTuple(args, "OiOOOO", &xo, &groups, &mo, &io, &go, &bo)) return NULL;
+    PyArrayObject *x = NULL, *m = NULL, *is = NULL, *ga = NULL, *be = NULL, *y = NULL;
+    PyObject *res = NULL;
+    if (!(x = in_f32(xo, "input", 2, 32)) || !(m = in_f32(mo, "mean", 1, 1)) || !(is = in_f32(io, "invstd", 1, 1)))
+        goto done;
+    if (go != Py_None && !(ga = in_f32(go, "weight", 1, 1))) goto done;
+    if (bo != Py_None && !(be = in_f32(bo, "bias", 1, 1))) goto done;
+    int n, c;
+    int64_t s;
+    ncs(x, &n, &c, &s);
+    if (groups < 0 || (groups > 0 && c % groups)) {
+        PyErr_SetString(PyExc_ValueError, "norm: channels must be divisible by groups");
+        goto done;
+    }
+    npy_intp k = groups == 0 ? c : (npy_intp)n * groups;
+    if (!len_is(m, k, "mean") || !len_is(is, k, "invstd") || !len_is(ga, c, "weight") || !len_is(be, c, "bias"))
+        goto done;
+    if (!(y = like(x))) goto done;
+    sai_status rc;
+    SAI_CALL(rc, sai_norm_apply(CF32(x), n, c, s, groups ? groups : 1, groups == 0, CF32(m), CF32(is),
+                                ga ? CF32(ga) : NULL, be ? CF32(be) : NULL, F32(y)));
+    RET_STATUS(rc);
+    res = (PyObject *)y;
+    y = NULL;
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(m);
+    Py_XDECREF(is);
+    Py_XDECREF(ga);
+    Py_XDECREF(be);
+    Py_XDECREF(y);
+    return res;
+}
+
+/* norm_backward(x, dy, groups, batch_stats, mean, invstd, gamma|None, want_dx, want_affine)
+ *   -> (dx|None, dgamma|None, dbeta|None) */
+static PyObject *py_norm_backward(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *dyo, *mo, *io, *go;
+    int groups, batch_stats, want_dx, want_affine;
+    if (!PyArg_ParseTuple(args, "OOipOOOpp", &xo, &dyo, &groups, &batch_stats, &mo, &io, &go, &want_dx,
+                          &want_affine))
+        return NULL;
+    PyArrayObject *x = NULL, *dy = NULL, *m = NULL, *is = NULL, *ga = NULL, *dx = NULL, *dg = NULL, *db = NULL;
+    PyObject *res = NULL;
+    if (!(x = in_f32(xo, "input", 2, 32)) || !(dy = in_f32(dyo, "grad_output", 2, 32)) ||
+        !(m = in_f32(mo, "mean", 1, 1)) || !(is = in_f32(io, "invstd", 1, 1)))
+        goto done;
+    if (go != Py_None && !(ga = in_f32(go, "weight", 1, 1))) goto done;
+    if (!same_shape(x, dy, "norm backward")) goto done;
+    int n, c;
+    int64_t s;
+    ncs(x, &n, &c, &s);
+    if (groups < 0 || (groups > 0 && c % groups)) {
+        PyErr_SetString(PyExc_ValueError, "norm: channels must be divisible by groups");
+        goto done;
+    }
+    npy_intp k = groups == 0 ? c : (npy_intp)n * groups, cc = c;
+    if (!len_is(m, k, "mean") || !len_is(is, k, "invstd") || !len_is(ga, c, "weight")) goto done;
+    if (want_dx && !(dx = like(x))) goto done;
+    if (want_affine && (!(dg = new_f32(1, &cc)) || !(db = new_f32(1, &cc)))) goto done;
+    sai_status rc;
+    SAI_CALL(rc, sai_norm_backward(CF32(x), CF32(dy), n, c, s, groups ? groups : 1, groups == 0, batch_stats,
+                                   CF32(m), CF32(is), ga ? CF32(ga) : NULL, dx ? F32(dx) : NULL,
+                                   dg ? F32(dg) : NULL, db ? F32(db) : NULL));
+    RET_STATUS(rc);
+    res = Py_BuildValue("(OOO)", dx ? (PyObject *)dx : Py_None, dg ? (PyObject *)dg : Py_None,
+                        db ? (PyObject *)db : Py_None);
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(dy);
+    Py_XDECREF(m);
+    Py_XDECREF(is);
+    Py_XDECREF(ga);
+    Py_XDECREF(dx);
+    Py_XDECREF(dg);
+    Py_XDECREF(db);
+    return res;
+}
+
+/* ------------------------------------------------------------ activations */
+static PyObject *py_act_forward(PyObject *self, PyObject *args)
+{
+    PyObject *xo;
+    int kind;
+    float slope;
+    if (!PyArg_ParseTuple(args, "iOf", &kind, &xo, &slope)) return NULL;
+    PyArrayObject *x = in_f32(xo, "input", 0, 32), *y = NULL;
+    if (!x) return NULL;
+    if (!(y = like(x))) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_act_forward((sai_act_kind)kind, CF32(x), PyArray_SIZE(x), slope, F32(y)));
+    Py_DECREF(x);
+    if (rc) {
+        Py_DECREF(y);
+        return sai_py_raise(rc);
+    }
+    return (PyObject *)y;
+}
+
+static PyObject *py_act_backward(PyObject *self, PyObject *args)
+{
+    PyObject *so, *go;
+    int kind;
+    float slope;
+    if (!PyArg_ParseTuple(args, "iOOf", &kind, &so, &go, &slope)) return NULL;
+    PyArrayObject *sv = NULL, *dy = NULL, *dx = NULL;
+    PyObject *res = NULL;
+    if (!(sv = in_f32(so, "saved", 0, 32)) || !(dy = in_f32(go, "grad_output", 0, 32))) goto done;
+    if (!same_shape(sv, dy, "activation backward") || !(dx = like(dy))) goto done;
+    sai_status rc;
+    SAI_CALL(rc, sai_act_backward((sai_act_kind)kind, CF32(sv), CF32(dy), PyArray_SIZE(dy), slope, F32(dx)));
+    RET_STATUS(rc);
+    res = (PyObject *)dx;
+    dx = NULL;
+done:
+    Py_XDECREF(sv);
+    Py_XDECREF(dy);
+    Py_XDECREF(dx);
+    return res;
+}
+
+static PyObject *py_prelu(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *dyo, *wo;
+    if (!PyArg_ParseTuple(args, "OOO", &xo, &dyo, &wo)) return NULL;
+    PyArrayObject *x = NULL, *dy = NULL, *w = NULL, *out = NULL, *dw = NULL;
+    PyObject *res = NULL;
+    if (!(x = in_f32(xo, "input", 1, 32)) || !(w = in_f32(wo, "weight", 1, 1))) goto done;
+    if (dyo != Py_None && !(dy = in_f32(dyo, "grad_output", 1, 32))) goto done;
+    if (dy && !same_shape(x, dy, "PReLU backward")) goto done;
+    int n, c;
+    int64_t s;
+    ncs(x, &n, &c, &s);
+    int nw = (int)PyArray_SIZE(w);
+    if (nw != 1 && nw != c) {
+        PyErr_Format(PyExc_ValueError, "PReLU: weight has %d elements, expected 1 or %d", nw, c);
+        goto done;
+    }
+    if (!(out = like(x))) goto done;
+    sai_status rc;
+    if (!dy) {
+        SAI_CALL(rc, sai_prelu_forward(CF32(x), n, c, s, CF32(w), nw, F32(out)));
+        RET_STATUS(rc);
+        res = (PyObject *)out;
+        out = NULL;
+    } else {
+        npy_intp k = nw;
+        if (!(dw = new_f32(1, &k))) goto done;
+        SAI_CALL(rc, sai_prelu_backward(CF32(x), CF32(dy), n, c, s, CF32(w), nw, F32(out), F32(dw)));
+        RET_STATUS(rc);
+        res = Py_BuildValue("(OO)", out, dw);
+    }
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(dy);
+    Py_XDECREF(w);
+    Py_XDECREF(out);
+    Py_XDECREF(dw);
+    return res;
+}
+
+/* softmax(x_or_y, dy|None, log) over axis 1: forward when dy is None, else backward from y */
+static PyObject *py_softmax(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *dyo;
+    int log;
+    if (!PyArg_ParseTuple(args, "OOp", &xo, &dyo, &log)) return NULL;
+    PyArrayObject *x = NULL, *dy = NULL, *out = NULL;
+    PyObject *res = NULL;
+    if (!(x = in_f32(xo, "input", 2, 32))) goto done;
+    if (dyo != Py_None && (!(dy = in_f32(dyo, "grad_output", 2, 32)) || !same_shape(x, dy, "softmax backward")))
+        goto done;
+    int n, c;
+    int64_t s;
+    ncs(x, &n, &c, &s);
+    if (!(out = like(x))) goto done;
+    sai_status rc;
+    if (dy)
+        SAI_CALL(rc, sai_softmax_backward(CF32(x), CF32(dy), n, c, s, log, F32(out)));
+    else
+        SAI_CALL(rc, sai_softmax_forward(CF32(x), n, c, s, log, F32(out)));
+    RET_STATUS(rc);
+    res = (PyObject *)out;
+    out = NULL;
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(dy);
+    Py_XDECREF(out);
+    return res;
+}
+
+/* ------------------------------------------------------------ pooling */
+static int pool_geom(sai_pool_geom *g, PyArrayObject *a5, const int in[3], const int k[3], const int s[3],
+                     const int p[3], const int d[3], int ceil_mode, int include_pad)
+{
+    memset(g, 0, sizeof *g);
+    g->nc = (int64_t)PyArray_DIM(a5, 0) * PyArray_DIM(a5, 1);
+    for (int a = 0; a < 3; a++) {
+        g->in[a] = in[a];
+        g->k[a] = k[a];
+        g->stride[a] = s[a];
+        g->pad[a] = p[a];
+        g->dil[a] = d[a];
+    }
+    g->ceil_mode = ceil_mode;
+    g->count_include_pad = include_pad;
+    sai_status rc = sai_pool_geom_init(g);
+    if (rc) {
+        sai_py_raise(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* pool_forward(kind 0 max / 1 avg, x5, k3, s3, p3, d3, ceil, include_pad) -> y (max: (y, idx)) */
+static PyObject *py_pool_forward(PyObject *self, PyObject *args)
+{
+    PyObject *xo;
+    int kind, k[3], s[3], p[3], d[3], ceil_mode, include_pad;
+    if (!PyArg_ParseTuple(args, "iO(iii)(iii)(iii)(iii)pp", &kind, &xo, &k[0], &k[1], &k[2], &s[0], &s[1],
+                          &s[2], &p[0], &p[1], &p[2], &d[0], &d[1], &d[2], &ceil_mode, &include_pad))
+        return NULL;
+    PyArrayObject *x = in_f32(xo, "input", 5, 5), *y = NULL, *idx = NULL;
+    PyObject *res = NULL;
+    if (!x) return NULL;
+    int in[3] = {DIM(x, 2), DIM(x, 3), DIM(x, 4)};
+    sai_pool_geom g;
+    if (pool_geom(&g, x, in, k, s, p, d, ceil_mode, include_pad)) goto done;
+    npy_intp dims[5] = {PyArray_DIM(x, 0), PyArray_DIM(x, 1), g.out[0], g.out[1], g.out[2]};
+    if (!(y = new_f32(5, dims))) goto done;
+    sai_status rc;
+    if (kind == 0) {
+        if (!(idx = new_array(5, dims, NPY_INT64))) goto done;
+        SAI_CALL(rc, sai_maxpool_forward(&g, CF32(x), F32(y), (int64_t *)PyArray_DATA(idx)));
+        RET_STATUS(rc);
+        res = Py_BuildValue("(OO)", y, idx);
+    } else {
+        SAI_CALL(rc, sai_avgpool_forward(&g, CF32(x), F32(y)));
+        RET_STATUS(rc);
+        res = (PyObject *)y;
+        y = NULL;
+    }
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(idx);
+    return res;
+}
+
+/* pool_backward(kind, dy5, idx|None, in3, k3, s3, p3, d3, ceil, include_pad) -> dx */
+static PyObject *py_pool_backward(PyObject *self, PyObject *args)
+{
+    PyObject *dyo, *io;
+    int kind, in[3], k[3], s[3], p[3], d[3], ceil_mode, include_pad;
+    if (!PyArg_ParseTuple(args, "iOO(iii)(iii)(iii)(iii)(iii)pp", &kind, &dyo, &io, &in[0], &in[1], &in[2],
+                          &k[0], &k[1], &k[2], &s[0], &s[1], &s[2], &p[0], &p[1], &p[2], &d[0], &d[1], &d[2],
+                          &ceil_mode, &include_pad))
+        return NULL;
+    PyArrayObject *dy = in_f32(dyo, "grad_output", 5, 5), *idx = NULL, *dx = NULL;
+    PyObject *res = NULL;
+    if (!dy) return NULL;
+    sai_pool_geom g;
+    if (pool_geom(&g, dy, in, k, s, p, d, ceil_mode, include_pad)) goto done;
+    if (g.out[0] != DIM(dy, 2) || g.out[1] != DIM(dy, 3) || g.out[2] != DIM(dy, 4)) {
+        PyErr_SetString(PyExc_ValueError, "pool backward: grad_output size does not match the geometry");
+        goto done;
+    }
+    npy_intp dims[5] = {PyArray_DIM(dy, 0), PyArray_DIM(dy, 1), in[0], in[1], in[2]};
+    if (!(dx = new_f32(5, dims))) goto done;
+    sai_status rc;
+    if (kind == 0) {
+        if (!(idx = sai_py_array(io, "indices", NPY_INT64, 5, 5, IN_FLAGS, 0))) goto done;
+        if (!same_shape(idx, dy, "max pool backward")) goto done;
+        SAI_CALL(rc, sai_maxpool_backward(&g, CF32(dy), (const int64_t *)PyArray_DATA(idx), F32(dx)));
+    } else {
+        SAI_CALL(rc, sai_avgpool_backward(&g, CF32(dy), F32(dx)));
+    }
+    RET_STATUS(rc);
+    res = (PyObject *)dx;
+    dx = NULL;
+done:
+    Py_XDECREF(dy);
+    Py_XDECREF(idx);
+    Py_XDECREF(dx);
+    return res;
+}
+
+/* adaptive_avgpool(a5, size3, backward): forward size3 = output size; backward size3 = input size */
+static PyObject *py_adaptive_avgpool(PyObject *self, PyObject *args)
+{
+    PyObject *ao;
+    int sz[3], backward;
+    if (!PyArg_ParseTuple(args, "O(iii)p", &ao, &sz[0], &sz[1], &sz[2], &backward)) return NULL;
+    PyArrayObject *a = in_f32(ao, backward ? "grad_output" : "input", 5, 5), *r = NULL;
+    if (!a) return NULL;
+    int have[3] = {DIM(a, 2), DIM(a, 3), DIM(a, 4)};
+    for (int i = 0; i < 3; i++)
+        if (sz[i] < 1) {
+            Py_DECREF(a);
+            PyErr_SetString(PyExc_ValueError, "adaptive pool: sizes must be >= 1");
+            return NULL;
+        }
+    npy_intp dims[5] = {PyArray_DIM(a, 0), PyArray_DIM(a, 1), sz[0], sz[1], sz[2]};
+    if (!(r = new_f32(5, dims))) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    sai_status rc;
+    int64_t nc = (int64_t)dims[0] * dims[1];
+    if (backward)
+        SAI_CALL(rc, sai_adaptive_avgpool_backward(nc, sz, have, CF32(a), F32(r)));
+    else
+        SAI_CALL(rc, sai_adaptive_avgpool_forward(nc, have, sz, CF32(a), F32(r)));
+    Py_DECREF(a);
+    if (rc) {
+        Py_DECREF(r);
+        return sai_py_raise(rc);
+    }
+    return (PyObject *)r;
+}
+
+/* ------------------------------------------------------------ upsampling */
+/* upsample(a5, size3, mode, align, scale3, backward): size3 = output (fwd) or input (bwd) size */
+static PyObject *py_upsample(PyObject *self, PyObject *args)
+{
+    PyObject *ao;
+    int sz[3], mode, align, backward;
+    double sc[3];
+    if (!PyArg_ParseTuple(args, "O(iii)ip(ddd)p", &ao, &sz[0], &sz[1], &sz[2], &mode, &align, &sc[0], &sc[1],
+                          &sc[2], &backward))
+        return NULL;
+    PyArrayObject *a = in_f32(ao, backward ? "grad_output" : "input", 5, 5), *r = NULL;
+    if (!a) return NULL;
+    int have[3] = {DIM(a, 2), DIM(a, 3), DIM(a, 4)};
+    for (int i = 0; i < 3; i++)
+        if (sz[i] < 1) {
+            Py_DECREF(a);
+            PyErr_SetString(PyExc_ValueError, "upsample: sizes must be >= 1");
+            return NULL;
+        }
+    npy_intp dims[5] = {PyArray_DIM(a, 0), PyArray_DIM(a, 1), sz[0], sz[1], sz[2]};
+    if (!(r = new_f32(5, dims))) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    sai_status rc;
+    int64_t nc = (int64_t)dims[0] * dims[1];
+    if (backward)
+        SAI_CALL(rc, sai_upsample_backward(nc, sz, have, mode, align, sc, CF32(a), F32(r)));
+    else
+        SAI_CALL(rc, sai_upsample_forward(nc, have, sz, mode, align, sc, CF32(a), F32(r)));
+    Py_DECREF(a);
+    if (rc) {
+        Py_DECREF(r);
+        return sai_py_raise(rc);
+    }
+    return (PyObject *)r;
+}
+
+/* ------------------------------------------------------------ linear and dropout */
+static PyObject *py_linear_forward(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *wo, *bo;
+    if (!PyArg_ParseTuple(args, "OOO", &xo, &wo, &bo)) return NULL;
+    PyArrayObject *x = NULL, *w = NULL, *b = NULL, *y = NULL;
+    PyObject *res = NULL;
+    if (!(x = in_f32(xo, "input", 2, 2)) || !(w = in_f32(wo, "weight", 2, 2))) goto done;
+    if (bo != Py_None && !(b = in_f32(bo, "bias", 1, 1))) goto done;
+    if (DIM(x, 1) != DIM(w, 1) || !len_is(b, DIM(w, 0), "bias")) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "linear: input features and weight disagree");
+        goto done;
+    }
+    npy_intp dims[2] = {PyArray_DIM(x, 0), PyArray_DIM(w, 0)};
+    if (!(y = new_f32(2, dims))) goto done;
+    sai_status rc;
+    SAI_CALL(rc, sai_linear_forward(CF32(x), CF32(w), b ? CF32(b) : NULL, DIM(x, 0), DIM(x, 1), DIM(w, 0), F32(y)));
+    RET_STATUS(rc);
+    res = (PyObject *)y;
+    y = NULL;
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(w);
+    Py_XDECREF(b);
+    Py_XDECREF(y);
+    return res;
+}
+
+static PyObject *py_linear_backward(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *wo, *go;
+    int want_dx, want_db;
+    if (!PyArg_ParseTuple(args, "OOOpp", &xo, &wo, &go, &want_dx, &want_db)) return NULL;
+    PyArrayObject *x = NULL, *w = NULL, *dy = NULL, *dx = NULL, *dw = NULL, *db = NULL;
+    PyObject *res = NULL;
+    if (!(x = in_f32(xo, "input", 2, 2)) || !(w = in_f32(wo, "weight", 2, 2)) ||
+        !(dy = in_f32(go, "grad_output", 2, 2)))
+        goto done;
+    if (DIM(x, 1) != DIM(w, 1) || DIM(dy, 0) != DIM(x, 0) || DIM(dy, 1) != DIM(w, 0)) {
+        PyErr_SetString(PyExc_ValueError, "linear backward: shapes disagree");
+        goto done;
+    }
+    npy_intp xd[2] = {PyArray_DIM(x, 0), PyArray_DIM(x, 1)}, bd = PyArray_DIM(w, 0);
+    if (!(dw = like(w)) || (want_dx && !(dx = new_f32(2, xd))) || (want_db && !(db = new_f32(1, &bd)))) goto done;
+    sai_status rc;
+    SAI_CALL(rc, sai_linear_backward(CF32(x), CF32(w), CF32(dy), DIM(x, 0), DIM(x, 1), DIM(w, 0),
+                                     dx ? F32(dx) : NULL, F32(dw), db ? F32(db) : NULL));
+    RET_STATUS(rc);
+    res = Py_BuildValue("(OOO)", dx ? (PyObject *)dx : Py_None, dw, db ? (PyObject *)db : Py_None);
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(w);
+    Py_XDECREF(dy);
+    Py_XDECREF(dx);
+    Py_XDECREF(dw);
+    Py_XDECREF(db);
+    return res;
+}
+
+static PyObject *py_dropout(PyObject *self, PyObject *args)
+{
+    PyObject *xo;
+    float p;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "OfK", &xo, &p, &seed)) return NULL;
+    PyArrayObject *x = in_f32(xo, "input", 0, 32), *y = NULL;
+    if (!x) return NULL;
+    if (!(y = like(x))) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_dropout(CF32(x), PyArray_SIZE(x), p, (uint64_t)seed, F32(y)));
+    Py_DECREF(x);
+    if (rc) {
+        Py_DECREF(y);
+        return sai_py_raise(rc);
+    }
+    return (PyObject *)y;
+}
+
+static PyObject *py_release(PyObject *self, PyObject *noargs)
+{
+    sai_nn_workspace_release();
+    Py_RETURN_NONE;
+}
+
+#define SAI_NN_OPS_METHODS                                                                              \
+    {"nn_norm_stats", py_norm_stats, METH_VARARGS, "nn_norm_stats(x, groups) -> (mean, var); groups 0 = batch norm"}, \
+    {"nn_norm_apply", py_norm_apply, METH_VARARGS, "nn_norm_apply(x, groups, mean, invstd, gamma, beta) -> y"},   \
+    {"nn_norm_backward", py_norm_backward, METH_VARARGS,                                                  \
+     "nn_norm_backward(x, dy, groups, batch_stats, mean, invstd, gamma, want_dx, want_affine)"},          \
+    {"nn_act_forward", py_act_forward, METH_VARARGS, "nn_act_forward(kind, x, slope) -> y"},            \
+    {"nn_act_backward", py_act_backward, METH_VARARGS, "nn_act_backward(kind, saved, dy, slope) -> dx"}, \
+    {"nn_prelu", py_prelu, METH_VARARGS, "nn_prelu(x, dy|None, w) -> y or (dx, dw)"},                  \
+    {"nn_softmax", py_softmax, METH_VARARGS, "nn_softmax(x_or_y, dy|None, log) -> y or dx"},           \
+    {"nn_pool_forward", py_pool_forward, METH_VARARGS, "nn_pool_forward(kind, x5, k, s, p, d, ceil, include_pad)"}, \
+    {"nn_pool_backward", py_pool_backward, METH_VARARGS,                                                  \
+     "nn_pool_backward(kind, dy5, idx, in3, k, s, p, d, ceil, include_pad) -> dx"},                       \
+    {"nn_adaptive_avgpool", py_adaptive_avgpool, METH_VARARGS, "nn_adaptive_avgpool(a5, size3, backward)"}, \
+    {"nn_upsample", py_upsample, METH_VARARGS, "nn_upsample(a5, size3, mode, align, scale3, backward)"},  \
+    {"nn_linear_forward", py_linear_forward, METH_VARARGS, "nn_linear_forward(x, w, b) -> y"},          \
+    {"nn_linear_backward", py_linear_backward, METH_VARARGS,                                              \
+     "nn_linear_backward(x, w, dy, want_dx, want_db) -> (dx, dw, db)"},                                   \
+    {"nn_dropout", py_dropout, METH_VARARGS, "nn_dropout(x, p, seed) -> y (also the backward of dy)"},  \
+    {"nn_workspace_release", py_release, METH_NOARGS, "free the calling thread's nn scratch memory"},
+
 PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_forward", py_conv_forward, METH_VARARGS,
      "nn_conv_forward(x5, w5, b|None, stride3, pad3, dil3, groups) -> y5"},
@@ -339,6 +890,7 @@ PyMethodDef sai_py_nn_methods[] = {
     {"nn_channel_sum", py_channel_sum, METH_VARARGS, "nn_channel_sum(t) -> per-channel sums"},
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
     {"nn_sgemm", py_sgemm, METH_VARARGS, "nn_sgemm(a, b) -> a @ b through sai_sgemm"},
+    SAI_NN_OPS_METHODS
     {NULL, NULL, 0, NULL},
 };
 

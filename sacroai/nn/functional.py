@@ -214,3 +214,327 @@ def conv_transpose_backward(x, weight, grad_out, stride, padding, dilation, grou
     dw, _ = _core.nn_conv_backward_weight(g5, x5, k5, st, pd, dl, int(groups), False)
     db = _core.nn_channel_sum(g) if need_bias_grad else None
     return dx, dw.reshape(weight.shape), db
+
+
+# ------------------------------------------------------------------ normalization
+
+
+def norm_stats(x: np.ndarray, groups: int = 0):
+    """(mean, biased var): per channel over (N, *S) when groups == 0, else per (n, group)."""
+    return _core.nn_norm_stats(np.ascontiguousarray(x), int(groups))
+
+
+def norm_apply(x, groups, mean, invstd, weight=None, bias=None):
+    """(x - mean) * invstd * weight + bias with per-channel (groups 0) or per-(n, group) statistics."""
+    return _core.nn_norm_apply(np.ascontiguousarray(x), int(groups), mean, invstd, weight, bias)
+
+
+def norm_backward(x, grad_out, groups, batch_stats, mean, invstd, weight=None, need_input_grad=True,
+                  need_affine_grad=True):
+    """Gradients of :func:`norm_apply` (including through batch statistics when ``batch_stats``)."""
+    return _core.nn_norm_backward(np.ascontiguousarray(x), np.ascontiguousarray(grad_out), int(groups),
+                                  bool(batch_stats), mean, invstd, weight, bool(need_input_grad),
+                                  bool(need_affine_grad))
+
+
+def invstd(var: np.ndarray, eps: float) -> np.ndarray:
+    return (1.0 / np.sqrt(var.astype(np.float64) + eps)).astype(np.float32)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5, layer="batch_norm"):
+    """Functional batch norm over axis 1 (like torch.nn.functional.batch_norm).
+
+    In training, batch statistics are used and ``running_mean``/``running_var`` (if given)
+    are updated in place with the unbiased variance.  Returns y.
+    """
+    x = np.ascontiguousarray(x)
+    if training or running_mean is None:
+        mean, var = norm_stats(x, 0)
+        count = x.size // x.shape[1]
+        if training and running_mean is not None:
+            unbiased = var.astype(np.float64) * (count / max(count - 1, 1))
+            running_mean *= (1 - momentum)
+            running_mean += momentum * mean
+            running_var *= (1 - momentum)
+            running_var += (momentum * unbiased).astype(np.float32)
+        return norm_apply(x, 0, mean, invstd(var, eps), weight, bias)
+    return norm_apply(x, 0, np.ascontiguousarray(running_mean, np.float32),
+                      invstd(np.asarray(running_var, np.float32), eps), weight, bias)
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Functional group norm (like torch.nn.functional.group_norm)."""
+    x = np.ascontiguousarray(x)
+    mean, var = norm_stats(x, num_groups)
+    return norm_apply(x, num_groups, mean, invstd(var, eps), weight, bias)
+
+
+# ------------------------------------------------------------------ activations
+
+ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3
+
+
+def _act_input(x, layer):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer}: input must be a numpy.ndarray of float32, not {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{layer}: input must have dtype float32, got {x.dtype}")
+    return np.ascontiguousarray(x)
+
+
+def relu(x, layer="ReLU"):
+    return _core.nn_act_forward(ACT_RELU, _act_input(x, layer), 0.0)
+
+
+def leaky_relu(x, negative_slope=0.01, layer="LeakyReLU"):
+    return _core.nn_act_forward(ACT_LEAKY_RELU, _act_input(x, layer), float(negative_slope))
+
+
+def sigmoid(x, layer="Sigmoid"):
+    return _core.nn_act_forward(ACT_SIGMOID, _act_input(x, layer), 0.0)
+
+
+def tanh(x, layer="Tanh"):
+    return _core.nn_act_forward(ACT_TANH, _act_input(x, layer), 0.0)
+
+
+def act_backward(kind, saved, grad_out, slope=0.0):
+    """dx for an elementwise activation; ``saved`` is y (ReLU, sigmoid, tanh) or x (LeakyReLU)."""
+    return _core.nn_act_backward(kind, saved, np.ascontiguousarray(grad_out), float(slope))
+
+
+def prelu(x, weight, layer="PReLU"):
+    x = _act_input(x, layer)
+    return _core.nn_prelu(x if x.ndim > 1 else x[None], None, np.ascontiguousarray(weight)).reshape(x.shape)
+
+
+def prelu_backward(x, weight, grad_out):
+    x = np.ascontiguousarray(x)
+    g = np.ascontiguousarray(grad_out)
+    if x.ndim == 1:
+        dx, dw = _core.nn_prelu(x[None], g[None], np.ascontiguousarray(weight))
+        return dx.reshape(x.shape), dw
+    return _core.nn_prelu(x, g, np.ascontiguousarray(weight))
+
+
+def _softmax_dim(ndim, dim):
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"softmax: dim {dim} out of range for a {ndim}-d input")
+    return dim % ndim
+
+
+def _softmax_call(x, dy, dim, log):
+    """View x as [outer, size(dim), inner] (always contiguous) and run the kernel."""
+    shape = x.shape
+    outer = int(np.prod(shape[:dim], dtype=np.int64))
+    inner = int(np.prod(shape[dim + 1:], dtype=np.int64))
+    x3 = np.ascontiguousarray(x).reshape(outer, shape[dim], inner)
+    dy3 = None if dy is None else np.ascontiguousarray(dy).reshape(x3.shape)
+    return _core.nn_softmax(x3, dy3, log).reshape(shape)
+
+
+def softmax(x, dim=None, layer="Softmax"):
+    """Softmax along ``dim`` (PyTorch's implicit-dim rule when None: 0 for 0/1/3-d input, else 1)."""
+    x = _act_input(x, layer)
+    return _softmax_call(x, None, _softmax_dim(x.ndim, dim), False)
+
+
+def log_softmax(x, dim=None, layer="LogSoftmax"):
+    x = _act_input(x, layer)
+    return _softmax_call(x, None, _softmax_dim(x.ndim, dim), True)
+
+
+def softmax_backward(y, grad_out, dim, log=False):
+    """dx from the softmax (or log-softmax) output ``y``."""
+    return _softmax_call(np.ascontiguousarray(y), np.ascontiguousarray(grad_out), _softmax_dim(y.ndim, dim), log)
+
+
+# ------------------------------------------------------------------ pooling
+
+
+def _pool_output_size(in_size, k, s, p, d, ceil_mode):
+    out = []
+    for i, kk, ss, pp, dd in zip(in_size, k, s, p, d):
+        num = i + 2 * pp - dd * (kk - 1) - 1 + (ss - 1 if ceil_mode else 0)
+        o = num // ss + 1
+        if ceil_mode and (o - 1) * ss >= i + pp:
+            o -= 1
+        out.append(o)
+    return tuple(out)
+
+
+def _pool_args(x, kernel_size, stride, padding, dilation, nd, layer):
+    k = _tuple(kernel_size, nd, "kernel_size", layer, 1)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _tuple(stride, nd, "stride", layer, 1)
+    p = _tuple(padding, nd, "padding", layer, 0)
+    d = _tuple(dilation, nd, "dilation", layer, 1)
+    if any(2 * pp > kk for pp, kk in zip(p, k)):
+        raise ValueError(f"{layer}: padding {p} must be at most half the kernel size {k}")
+    return k, s, p, d
+
+
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, nd=2, layer="max_pool"):
+    """Max pooling; returns (y, indices) with flat in-plane int64 indices like PyTorch."""
+    x = check_input(x, nd, layer)
+    k, s, p, d = _pool_args(x, kernel_size, stride, padding, dilation, nd, layer)
+    out = _pool_output_size(x.shape[2:], k, s, p, d, ceil_mode)
+    if any(o < 1 for o in out):
+        raise ValueError(f"{layer}: input spatial size {x.shape[2:]} is too small for kernel {k}")
+    y, idx = _core.nn_pool_forward(0, _as5(x, nd), _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1),
+                                   bool(ceil_mode), True)
+    shape = x.shape[:2] + out
+    return y.reshape(shape), idx.reshape(shape)
+
+
+def max_pool_backward(grad_out, indices, in_size, kernel_size, stride, padding, dilation, ceil_mode, nd):
+    g5 = _as5(np.ascontiguousarray(grad_out), nd)
+    dx = _core.nn_pool_backward(0, g5, _as5(np.ascontiguousarray(indices), nd), _pad3(tuple(in_size), 1),
+                                _pad3(kernel_size, 1), _pad3(stride, 1), _pad3(padding, 0), _pad3(dilation, 1),
+                                bool(ceil_mode), True)
+    return dx.reshape(grad_out.shape[:2] + tuple(in_size))
+
+
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, nd=2,
+             layer="avg_pool"):
+    """Average pooling (PyTorch rules for padding and ceil mode)."""
+    x = check_input(x, nd, layer)
+    k, s, p, d = _pool_args(x, kernel_size, stride, padding, 1, nd, layer)
+    out = _pool_output_size(x.shape[2:], k, s, p, d, ceil_mode)
+    if any(o < 1 for o in out):
+        raise ValueError(f"{layer}: input spatial size {x.shape[2:]} is too small for kernel {k}")
+    y = _core.nn_pool_forward(1, _as5(x, nd), _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), (1, 1, 1),
+                              bool(ceil_mode), bool(count_include_pad))
+    return y.reshape(x.shape[:2] + out)
+
+
+def avg_pool_backward(grad_out, in_size, kernel_size, stride, padding, ceil_mode, count_include_pad, nd):
+    g5 = _as5(np.ascontiguousarray(grad_out), nd)
+    dx = _core.nn_pool_backward(1, g5, None, _pad3(tuple(in_size), 1), _pad3(kernel_size, 1), _pad3(stride, 1),
+                                _pad3(padding, 0), (1, 1, 1), bool(ceil_mode), bool(count_include_pad))
+    return dx.reshape(grad_out.shape[:2] + tuple(in_size))
+
+
+def _adaptive_size(output_size, in_size, nd, layer):
+    if isinstance(output_size, (int, np.integer)):
+        out = (int(output_size),) * nd
+    else:
+        out = tuple(in_size[i] if o is None else int(o) for i, o in enumerate(output_size))
+        if len(out) != nd:
+            raise ValueError(f"{layer}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+    if any(o < 1 for o in out):
+        raise ValueError(f"{layer}: output_size must be >= 1, got {output_size!r}")
+    return out
+
+
+def adaptive_avg_pool(x, output_size, nd=2, layer="adaptive_avg_pool"):
+    """Adaptive average pooling: bin i covers [floor(i*in/out), ceil((i+1)*in/out))."""
+    x = check_input(x, nd, layer)
+    out = _adaptive_size(output_size, x.shape[2:], nd, layer)
+    y = _core.nn_adaptive_avgpool(_as5(x, nd), _pad3(out, 1), False)
+    return y.reshape(x.shape[:2] + out)
+
+
+def adaptive_avg_pool_backward(grad_out, in_size, nd):
+    g5 = _as5(np.ascontiguousarray(grad_out), nd)
+    dx = _core.nn_adaptive_avgpool(g5, _pad3(tuple(in_size), 1), True)
+    return dx.reshape(grad_out.shape[:2] + tuple(in_size))
+
+
+# ------------------------------------------------------------------ upsampling
+
+_MODES = {"nearest": 0, "linear": 1, "bilinear": 1, "trilinear": 1}
+
+
+def interpolate_geometry(in_size, size, scale_factor, mode, align_corners, nd, layer="Upsample"):
+    """Resolve (out_size, scales, mode code, align flag) like torch.nn.functional.interpolate."""
+    if mode not in _MODES:
+        raise ValueError(f"{layer}: mode must be one of {sorted(_MODES)}, got {mode!r}")
+    if mode == "bilinear" and nd != 2 or mode == "trilinear" and nd != 3:
+        raise ValueError(f"{layer}: mode {mode!r} needs a {4 if mode == 'bilinear' else 5}-d input")
+    if mode == "nearest" and align_corners:
+        raise ValueError(f"{layer}: align_corners applies only to linear modes")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{layer}: give exactly one of size and scale_factor")
+    if size is not None:
+        out = _tuple(size, nd, "size", layer, 1)
+        scales = (0.0,) * nd
+    else:
+        if isinstance(scale_factor, (int, float, np.floating, np.integer)):
+            scales = (float(scale_factor),) * nd
+        else:
+            scales = tuple(float(s) for s in scale_factor)
+            if len(scales) != nd:
+                raise ValueError(f"{layer}: scale_factor must be a number or a tuple of {nd}")
+        if any(s <= 0 for s in scales):
+            raise ValueError(f"{layer}: scale_factor must be positive, got {scale_factor!r}")
+        out = tuple(int(np.floor(i * s)) for i, s in zip(in_size, scales))
+        if any(o < 1 for o in out):
+            raise ValueError(f"{layer}: output size {out} would be empty")
+    align = bool(align_corners) if mode != "nearest" else False
+    sc3 = (0.0,) * (3 - nd) + tuple(0.0 if align else s for s in scales)
+    return out, sc3, _MODES[mode], align
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, nd=2, layer="interpolate"):
+    """Nearest or (bi/tri)linear resizing of [N, C, *S] (PyTorch's coordinate rules)."""
+    x = check_input(x, nd, layer)
+    out, sc3, m, align = interpolate_geometry(x.shape[2:], size, scale_factor, mode, align_corners, nd, layer)
+    y = _core.nn_upsample(_as5(x, nd), _pad3(out, 1), m, align, sc3, False)
+    return y.reshape(x.shape[:2] + out)
+
+
+def interpolate_backward(grad_out, in_size, sc3, mode_code, align, nd):
+    g5 = _as5(np.ascontiguousarray(grad_out), nd)
+    dx = _core.nn_upsample(g5, _pad3(tuple(in_size), 1), mode_code, align, sc3, True)
+    return dx.reshape(grad_out.shape[:2] + tuple(in_size))
+
+
+# ------------------------------------------------------------------ linear, dropout, concatenation
+
+
+def linear(x, weight, bias=None, layer="Linear"):
+    """y = x @ weight.T + bias over the last axis of x ([..., in] -> [..., out])."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer}: input must be a numpy.ndarray of float32, not {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{layer}: input must have dtype float32, got {x.dtype}; expected shape (*, {weight.shape[1]})")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"{layer}: input must have shape (*, {weight.shape[1]}), got {x.shape}")
+    x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+    y = _core.nn_linear_forward(x2, np.ascontiguousarray(weight), bias)
+    return y.reshape(x.shape[:-1] + (weight.shape[0],))
+
+
+def linear_backward(x, weight, grad_out, need_input_grad=True, need_bias_grad=True):
+    x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+    g2 = np.ascontiguousarray(grad_out.reshape(-1, grad_out.shape[-1]))
+    dx, dw, db = _core.nn_linear_backward(x2, np.ascontiguousarray(weight), g2, bool(need_input_grad),
+                                          bool(need_bias_grad))
+    return (dx.reshape(x.shape) if dx is not None else None), dw, db
+
+
+def dropout(x, p: float, seed: int):
+    """Inverted dropout with a counter-based generator.
+
+    Element i (flat, C order) is kept when the top 24 bits of
+    splitmix64(seed + (i + 1) * 0x9E3779B97F4A7C15) are >= p * 2**24, and kept
+    values are scaled by 1 / (1 - p).  Deterministic for a given seed, whatever
+    the thread count; ``dropout(grad_out, p, seed)`` is the backward pass.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    return _core.nn_dropout(np.ascontiguousarray(x), float(p), int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+
+def cat(tensors, dim: int = 1):
+    """Concatenate along ``dim`` (channels by default); backward is :func:`split_grad`."""
+    return np.concatenate([np.asarray(t) for t in tensors], axis=dim)
+
+
+def split_grad(grad_out, sizes, dim: int = 1):
+    """Split a gradient of :func:`cat` into pieces of the given sizes along ``dim``."""
+    idx = np.cumsum(sizes)[:-1]
+    return [np.ascontiguousarray(g) for g in np.split(grad_out, idx, axis=dim)]
