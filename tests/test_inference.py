@@ -111,3 +111,20 @@ def test_flip_tta():
     assert len(calls) == 8
     with pytest.raises(ValueError, match="spatial_axes"):
         I.flip_tta(identity, x, spatial_axes=(1,))
+
+
+def test_sliding_window_with_a_real_conv3d_model():
+    nn = pytest.importorskip("sacroai.nn")
+    if not hasattr(nn, "BatchNorm3d"):
+        pytest.skip("sacroai.nn layers are not available")
+    model = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1, rng=0), nn.BatchNorm3d(4), nn.ReLU(),
+                          nn.Conv3d(4, 2, 1, rng=1))
+    x = np.random.default_rng(4).standard_normal((1, 1, 14, 12, 10)).astype(np.float32)
+    model.train()
+    model(x)                      # one training pass moves the BatchNorm running statistics
+    ours = I.sliding_window_inference(x, (8, 8, 8), 2, model)
+    assert model.training         # the previous mode is restored
+    model.eval()
+    ref = sliding_window_ref(x, (8, 8, 8), model)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(I.predict(model, x, batch_size=1), model(x), rtol=1e-6)
