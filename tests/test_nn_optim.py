@@ -58,6 +58,7 @@ SGD_OPTS = [
     dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
     dict(lr=0.02, momentum=0.8, dampening=0.3, weight_decay=1e-3),
     dict(lr=0.01, momentum=0.99, nesterov=True, weight_decay=3e-5),  # nnU-Net's setting
+    dict(lr=0.01, momentum=0.5, weight_decay=1e-2, maximize=True),
 ]
 
 
@@ -75,6 +76,8 @@ ADAM_OPTS = [
     (optim.Adam, torch.optim.Adam, dict(lr=1e-2, amsgrad=True)),
     (optim.AdamW, torch.optim.AdamW, dict(lr=1e-2)),
     (optim.AdamW, torch.optim.AdamW, dict(lr=3e-2, weight_decay=0.1, amsgrad=True, eps=1e-6)),
+    (optim.Adam, torch.optim.Adam, dict(lr=1e-2, betas=(0.3, 0.9), amsgrad=True, weight_decay=1e-3)),
+    (optim.AdamW, torch.optim.AdamW, dict(lr=1e-2, betas=(0.2, 0.99), maximize=True)),
 ]
 
 
