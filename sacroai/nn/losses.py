@@ -71,9 +71,11 @@ class _Loss:
                 value = total / den if den != 0 else float("nan")
                 self._scale = 1.0 / den if den != 0 else float("nan")
         self._grad = elem_grad
-        if not np.all(np.isfinite(value)):
-            raise NumericalError(f"{name}: the loss is not finite ({np.ravel(value)[~np.isfinite(np.ravel(value))][0]}); "
-                                 "check the inputs, labels and learning rate")
+        flat = np.ravel(value)
+        bad = flat[~np.isfinite(flat)]
+        if bad.size:
+            raise NumericalError(f"{name}: the loss is not finite ({bad[0]}); check the inputs, "
+                                 "the labels and the learning rate")
         return value
 
     def _reduced_grad(self, grad_output, elem_shape):
