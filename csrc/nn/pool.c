@@ -48,18 +48,19 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
 {
     SAI_NN_CHECK_PTR(x, "input");
     SAI_NN_CHECK_PTR(y, "output");
-    SAI_NN_CHECK_PTR(indices, "indices");
     sai_status rc = check(g);
     if (rc) return rc;
     const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
     const int nt = sai_nn_threads_for(g->nc);
+    const int interior2d = ID == 1 && g->k[0] == 1 && g->dil[1] == 1 && g->dil[2] == 1;
+    const int ext_h = g->k[1], ext_w = g->k[2];
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t pc = 0; pc < g->nc; pc++) {
         const float *xp = x + pc * isp;
         float *yp = y + pc * osp;
-        int64_t *ip = indices + pc * osp;
+        int64_t *ip = indices ? indices + pc * osp : NULL;
         int64_t o = 0;
         for (int od = 0; od < OD; od++)
             for (int oh = 0; oh < OH; oh++)
@@ -69,6 +70,28 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
                     const int w0 = ow * g->stride[2] - g->pad[2];
                     float best = -INFINITY;
                     int64_t bi = -1;
+                    if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW) {
+                        /* fully inside a plane (depth 1, no dilation): no bounds checks */
+                        const float *base = xp + (int64_t)h0 * IW + w0;
+                        best = base[0];
+                        bi = 0;
+                        int nan = isnan(best);
+                        for (int kh = 0; kh < g->k[1] && !nan; kh++)
+                            for (int kw = 0; kw < g->k[2]; kw++) {
+                                const float v = base[kh * IW + kw];
+                                if (v > best || isnan(v)) {
+                                    best = v;
+                                    bi = kh * IW + kw;
+                                    if (isnan(v)) {
+                                        nan = 1;
+                                        break;
+                                    }
+                                }
+                            }
+                        yp[o] = best;
+                        if (ip) ip[o] = (int64_t)h0 * IW + w0 + bi;
+                        continue;
+                    }
                     for (int kd = 0; kd < g->k[0]; kd++) {
                         const int id = d0 + kd * g->dil[0];
                         if (id < 0 || id >= ID) continue;
@@ -90,7 +113,7 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
                     }
                 found:
                     yp[o] = best;
-                    ip[o] = bi;
+                    if (ip) ip[o] = bi;
                 }
     }
     return SAI_OK;

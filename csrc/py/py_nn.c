@@ -645,11 +645,11 @@ static PyObject *py_pool_forward(PyObject *self, PyObject *args)
     npy_intp dims[5] = {PyArray_DIM(x, 0), PyArray_DIM(x, 1), g.out[0], g.out[1], g.out[2]};
     if (!(y = new_f32(5, dims))) goto done;
     sai_status rc;
-    if (kind == 0) {
-        if (!(idx = new_array(5, dims, NPY_INT64))) goto done;
-        SAI_CALL(rc, sai_maxpool_forward(&g, CF32(x), F32(y), (int64_t *)PyArray_DATA(idx)));
+    if (kind == 0 || kind == 2) { /* 2: max without indices (inference) */
+        if (kind == 0 && !(idx = new_array(5, dims, NPY_INT64))) goto done;
+        SAI_CALL(rc, sai_maxpool_forward(&g, CF32(x), F32(y), idx ? (int64_t *)PyArray_DATA(idx) : NULL));
         RET_STATUS(rc);
-        res = Py_BuildValue("(OO)", y, idx);
+        res = Py_BuildValue("(OO)", y, idx ? (PyObject *)idx : Py_None);
     } else {
         SAI_CALL(rc, sai_avgpool_forward(&g, CF32(x), F32(y)));
         RET_STATUS(rc);

@@ -376,17 +376,19 @@ def _pool_args(x, kernel_size, stride, padding, dilation, nd, layer):
     return k, s, p, d
 
 
-def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, nd=2, layer="max_pool"):
-    """Max pooling; returns (y, indices) with flat in-plane int64 indices like PyTorch."""
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, nd=2, layer="max_pool",
+             return_indices=True):
+    """Max pooling; returns (y, indices) with flat in-plane int64 indices like PyTorch
+    (indices None when ``return_indices`` is False)."""
     x = check_input(x, nd, layer)
     k, s, p, d = _pool_args(x, kernel_size, stride, padding, dilation, nd, layer)
     out = _pool_output_size(x.shape[2:], k, s, p, d, ceil_mode)
     if any(o < 1 for o in out):
         raise ValueError(f"{layer}: input spatial size {x.shape[2:]} is too small for kernel {k}")
-    y, idx = _core.nn_pool_forward(0, _as5(x, nd), _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1),
+    y, idx = _core.nn_pool_forward(0 if return_indices else 2, _as5(x, nd), _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1),
                                    bool(ceil_mode), True)
     shape = x.shape[:2] + out
-    return y.reshape(shape), idx.reshape(shape)
+    return y.reshape(shape), (idx.reshape(shape) if idx is not None else None)
 
 
 def max_pool_backward(grad_out, indices, in_size, kernel_size, stride, padding, dilation, ceil_mode, nd):

@@ -25,9 +25,10 @@ class _MaxPool(Module):
         self._cache = None
 
     def forward(self, x):
+        caching = self._caching()
         y, idx = F.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self._nd, type(self).__name__)
-        self._cache = (x.shape[2:], idx) if self._caching() else None
+                            self._nd, type(self).__name__, return_indices=caching)
+        self._cache = (x.shape[2:], idx) if caching else None
         return y
 
     def backward(self, grad_out):

@@ -91,7 +91,8 @@ typedef struct {
     int count_include_pad; /* average pooling */
 } sai_pool_geom;
 sai_status sai_pool_geom_init(sai_pool_geom *g);
-/* indices: flat index within the input plane of each maximum (int64, like PyTorch). */
+/* indices: flat index within the input plane of each maximum (int64, like
+ * PyTorch); may be NULL when no backward pass follows. */
 sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y, int64_t *indices);
 sai_status sai_maxpool_backward(const sai_pool_geom *g, const float *dy, const int64_t *indices,
                                 float *dx);
