@@ -176,3 +176,30 @@ def test_clip_grad_norm_in_fit():
         clip_grad_norm=1e-3, progress=False)
     after = np.concatenate([p.data.ravel() for p in model.parameters()])
     assert 0 < np.linalg.norm(after - before) <= 0.1 * 1e-3 * (1 + 1e-4)
+
+
+def test_unet_pipeline_fit_best_weights_sliding_window(tmp_path):
+    """nn-core's UNet: train, reload the best weights into a fresh model, infer on a
+    larger image by sliding windows with flip averaging."""
+    models = pytest.importorskip("sacroai.nn.models")
+    from sacroai.nn.inference import flip_tta, sliding_window_inference
+    from sacroai.nn.weights import load_weights
+
+    def unet(seed):
+        return models.UNet(spatial_dims=2, in_channels=1, out_channels=2, features=(4, 8), rng=seed)
+
+    model = unet(0)
+    opt = optim.AdamW(model.parameters(), lr=0.02)
+    hist = fit(model, seg_loss(), opt, squares_data(48, seed=1), squares_data(16, seed=2), epochs=4,
+               batch_size=8, metrics={"dice": foreground_dice}, checkpoint_dir=tmp_path, progress=False,
+               card={"architecture": "UNet(2, 1, 2, features=(4, 8))", "input_spacing_mm": [1.0, 1.0]})
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    best_epoch = min(hist, key=lambda h: h["val_loss"])["epoch"]
+    fresh = unet(9)
+    card = load_weights(fresh, tmp_path / "best.safetensors")
+    assert card["epoch"] == best_epoch and card["input_spacing_mm"] == [1.0, 1.0]
+    x, y = squares_data(1, size=40, seed=5)
+    prob = sliding_window_inference(x, (16, 16), 4, fresh)
+    assert prob.shape == (1, 2, 40, 40) and np.all(np.isfinite(prob))
+    tta = flip_tta(lambda v: sliding_window_inference(v, (16, 16), 4, fresh), x)
+    assert tta.shape == prob.shape and np.all(np.isfinite(tta))
