@@ -150,19 +150,63 @@ def torch_sigmoid_focal(x, y, gamma, alpha):
     return loss
 
 
-@pytest.mark.parametrize("gamma,alpha", [(2.0, None), (2.0, 0.25), (0.0, 0.5), (1.0, 0.75), (3.5, None)])
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_focal_vs_torch(gamma, alpha, reduction):
+def torch_monai_focal(x, t, include_background=True, to_onehot_y=False, gamma=2.0, alpha=None,
+                      weight=None, reduction="mean", use_softmax=False):
+    """MONAI FocalLoss.forward transcribed to torch (autograd gives the reference gradient)."""
+    n = x.shape[1]
+    if to_onehot_y and n > 1:
+        t = torch.moveaxis(F.one_hot(t[:, 0].long(), n), -1, 1).float()
+    if not include_background and n > 1:
+        t, x = t[:, 1:], x[:, 1:]
+    if use_softmax:
+        if not include_background:
+            alpha = None
+        ls = x.log_softmax(1)
+        loss = -(1 - ls.exp()).pow(gamma) * ls * t
+        if alpha is not None:
+            fac = torch.tensor([1 - alpha] + [alpha] * (t.shape[1] - 1), dtype=x.dtype)
+            loss = fac.view([-1] + [1] * (t.ndim - 2)) * loss
+    else:
+        loss = torch_sigmoid_focal(x, t, gamma, alpha)
+    if weight is not None and t.shape[1] != 1:
+        w = torch.as_tensor(weight, dtype=x.dtype)
+        if w.ndim == 0:
+            w = w.repeat(t.shape[1])
+        loss = w.view([-1] + [1] * (t.ndim - 2)) * loss
+    if reduction == "sum":
+        return loss.mean(dim=list(range(2, t.ndim))).sum()
+    return loss.mean() if reduction == "mean" else loss
+
+
+FOCAL_CASES = [
+    dict(gamma=2.0), dict(gamma=2.0, alpha=0.25), dict(gamma=0.0, alpha=0.5), dict(gamma=1.0, alpha=0.75),
+    dict(gamma=3.5, reduction="sum"), dict(gamma=2.0, reduction="none", weight=[0.5, 2.0, 1.0]),
+    dict(use_softmax=True), dict(use_softmax=True, alpha=0.25, gamma=1.5, reduction="sum"),
+    dict(use_softmax=True, to_onehot_y=True, include_background=False, alpha=0.3, weight=[2.0, 0.5]),
+    dict(to_onehot_y=True, include_background=False, alpha=0.25, weight=1.5),
+    dict(use_softmax=True, gamma=0.5, reduction="none"),
+]
+
+
+@pytest.mark.parametrize("opts", FOCAL_CASES)
+def test_focal_vs_monai_formula_in_torch(opts):
     r = rng(4)
-    x = (r.standard_normal((3, 2, 6)) * 3).astype(np.float32)
-    y = (r.uniform(size=x.shape) > 0.6).astype(np.float32)
-    ours = L.FocalLoss(gamma=gamma, alpha=alpha, reduction=reduction)
+    x = (r.standard_normal((3, 3, 6, 5)) * 3).astype(np.float32)
+    if opts.get("to_onehot_y"):
+        y = r.integers(0, 3, (3, 1, 6, 5)).astype(np.float32)
+    else:
+        y = (r.uniform(size=x.shape) > 0.6).astype(np.float32)
+    ours = L.FocalLoss(**opts)
     v = ours(x, y)
-    g = ours.backward()
-    red = torch.mean if reduction == "mean" else torch.sum
-    ref, rg = torch_value_grad(lambda a: red(torch_sigmoid_focal(a, torch.tensor(y), gamma, alpha)), x)
-    close(v, ref)
-    close(g, rg)
+    ref_fn = lambda a: torch_monai_focal(a, torch.tensor(y), **opts)  # noqa: E731
+    ref_shape = tuple(ref_fn(torch.tensor(x)).shape)
+    g_out = r.standard_normal(ref_shape).astype(np.float32) if opts.get("reduction") == "none" else 1.0
+    g = ours.backward(g_out)
+    xt = torch.tensor(x, requires_grad=True)
+    out = ref_fn(xt)
+    out.backward(torch.tensor(g_out) if opts.get("reduction") == "none" else None)
+    close(v, out.detach().numpy())
+    close(g, xt.grad.numpy(), atol=1e-7)
 
 
 @pytest.mark.parametrize("cls,tcls", [(L.MSELoss, torch.nn.MSELoss), (L.L1Loss, torch.nn.L1Loss)])

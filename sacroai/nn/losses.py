@@ -41,6 +41,27 @@ def _check_same_shape(input, target, loss_name):
                          f"{input.shape}")
 
 
+def _prepare_target(x, target, to_onehot_y, loss_name):
+    """Target as float32 of the input's shape; labels (B, 1, ...) are one-hot
+    encoded with ``to_onehot_y`` (MONAI's behaviour, including its warnings)."""
+    t = np.asarray(target)
+    n_ch = x.shape[1]
+    if to_onehot_y:
+        if n_ch == 1:
+            warnings.warn("single channel prediction, `to_onehot_y=True` ignored.")
+        else:
+            if t.shape != (x.shape[0], 1) + x.shape[2:]:
+                raise ValueError(f"{loss_name}: target shape {t.shape} does not match input shape "
+                                 f"{x.shape} (expected labels of shape {(x.shape[0], 1) + x.shape[2:]})")
+            labels = t[:, 0].astype(np.int64)
+            if labels.min(initial=0) < 0 or labels.max(initial=0) >= n_ch:
+                raise ValueError(f"target labels must be in [0, {n_ch}) for one-hot encoding")
+            t = np.moveaxis(np.eye(n_ch, dtype=np.float32)[labels], -1, 1)
+    t = _as_float32(t, "target")
+    _check_same_shape(x, t, loss_name)
+    return t
+
+
 class _Loss:
     """Shared machinery: reduction, finiteness check, saved gradient."""
 
@@ -216,33 +237,116 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class FocalLoss(_Loss):
-    """Sigmoid focal loss (Lin et al. 2017; ``torchvision.ops.sigmoid_focal_loss``
-    and MONAI's ``FocalLoss(use_softmax=False)`` for binary targets):
-    ``alpha_t * (1 - p_t)^gamma * BCE(input, target)``.
+    """Focal loss (Lin et al. 2017) with MONAI's ``FocalLoss`` options.
 
-    alpha: weight of the positive class in [0, 1], or None for no weighting.
-    target has the shape of input (binary or one-hot labels).
+    Sigmoid form (default): ``alpha_t * (1 - p_t)^gamma * BCE(input, target)``
+    element-wise, ``alpha_t = alpha`` for positives and ``1 - alpha`` for
+    negatives (as ``torchvision.ops.sigmoid_focal_loss``).  Softmax form
+    (``use_softmax=True``): ``-alpha_k (1 - p_k)^gamma log(p_k) t_k`` with
+    ``alpha_k = 1 - alpha`` for class 0 and ``alpha`` for the others.
+
+    input: logits ``(B, C, *spatial)`` (or ``(N, C)``); target of the same shape,
+    or labels ``(B, 1, *spatial)`` with ``to_onehot_y``.  include_background=False
+    drops channel 0 first (its gradient is 0; with softmax the softmax then runs
+    over the remaining channels and alpha is ignored, as MONAI).  weight: per-class
+    factors (a number or one per kept class).  reduction ``"mean"`` averages all
+    elements; ``"sum"`` follows MONAI (mean over spatial axes, then sum);
+    ``"none"`` returns the element-wise loss of the kept channels.
     """
 
-    def __init__(self, gamma=2.0, alpha=None, reduction="mean"):
+    def __init__(self, include_background=True, to_onehot_y=False, gamma=2.0, alpha=None, weight=None,
+                 reduction="mean", use_softmax=False):
         super().__init__(reduction)
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1] or None, got {alpha}")
-        self.gamma, self.alpha = float(gamma), alpha
+        self.include_background, self.to_onehot_y = include_background, to_onehot_y
+        self.gamma, self.alpha, self.use_softmax = float(gamma), alpha, use_softmax
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float32)
+        if self.weight is not None and np.any(self.weight < 0):
+            raise ValueError("weight values must be >= 0")
 
     def forward(self, input, target):
         x = _as_float32(input, "input")
-        y = _as_float32(target, "target")
-        _check_same_shape(x, y, "FocalLoss")
-        alpha = -1.0 if self.alpha is None else float(self.alpha)
-        loss, grad = _core.nn_focal_sigmoid(x, y, self.gamma, alpha, True)
-        self._shape = x.shape
-        return self._finish(loss, grad)
+        if x.ndim < 2:
+            raise ValueError(f"FocalLoss: input must be (N, C, ...), got shape {x.shape}")
+        t = _prepare_target(x, target, self.to_onehot_y, "FocalLoss")
+        first = 1 if (not self.include_background and x.shape[1] > 1) else 0
+        if not self.include_background and x.shape[1] == 1:
+            warnings.warn("single channel prediction, `include_background=False` ignored.")
+        xs, ts = np.ascontiguousarray(x[:, first:]), np.ascontiguousarray(t[:, first:])
+        kept = xs.shape[1]
+        w = None
+        if self.weight is not None and kept != 1:
+            w = np.broadcast_to(self.weight, (kept,)) if self.weight.ndim == 0 else self.weight
+            if w.shape != (kept,):
+                raise ValueError(f"weight must have {kept} entries (one per class used by the loss), "
+                                 f"got {self.weight.shape}")
+            w = w.reshape((1, kept) + (1,) * (xs.ndim - 2))
+        spatial = float(np.prod(xs.shape[2:])) if (self.reduction == "sum" and xs.ndim > 2) else 1.0
+        if self.use_softmax:
+            # the softmax couples the channels: keep the pieces and form the gradient in backward
+            alpha = None if first else self.alpha
+            loss, self._p, self._u = _softmax_focal(xs, ts, self.gamma, alpha, w)
+            grad = None
+        else:
+            alpha = -1.0 if self.alpha is None else float(self.alpha)
+            loss, grad = _core.nn_focal_sigmoid(xs, ts, self.gamma, alpha, True)
+            if w is not None:
+                loss, grad = loss * w, grad * w
+            grad = grad / np.float32(spatial)
+        loss = loss / np.float32(spatial)   # MONAI's "sum": mean over the spatial axes, then sum
+        self._spatial = spatial
+        self._shape, self._first, self._full_shape = xs.shape, first, x.shape
+        return self._finish(loss.astype(np.float32, copy=False), grad)
 
     def backward(self, grad_output=1.0):
-        return (self._grad * self._reduced_grad(grad_output, self._shape)).astype(np.float32, copy=False)
+        if self.use_softmax:
+            if getattr(self, "_u", None) is None:
+                raise RuntimeError("FocalLoss.backward() called before forward()")
+            if self._scale is None:
+                scale = np.asarray(grad_output, dtype=np.float64)
+                if scale.shape != self._shape:
+                    raise ValueError(f"grad_output must have shape {self._shape} for reduction='none'")
+            else:
+                scale = float(grad_output) * self._scale
+            u = self._u * (scale / self._spatial)
+            g = (u - self._p * np.sum(u, axis=1, keepdims=True)).astype(np.float32)
+        else:
+            g = self._grad * self._reduced_grad(grad_output, self._shape)
+        if self._first == 0:
+            return g.astype(np.float32, copy=False)
+        full = np.zeros(self._full_shape, np.float32)
+        full[:, self._first:] = g
+        return full
+
+
+def _softmax_focal(x, t, gamma, alpha, weight=None):
+    """Element-wise softmax focal loss (float64 NumPy) and what its gradient needs:
+    loss_k = -a_k t_k (1 - p_k)^gamma log p_k (a_k: alpha factor times class
+    weight); with u_k = a_k t_k p_k f'(p_k) the gradient of sum_k c_k loss_k is
+    c_k u_k - p_j sum_k c_k u_k.  Returns (loss float32, p, u)."""
+    z = x.astype(np.float64)
+    mx = z.max(axis=1, keepdims=True)
+    logp = z - mx - np.log(np.sum(np.exp(z - mx), axis=1, keepdims=True))
+    p = np.exp(logp)
+    q = 1.0 - p
+    a = np.ones(x.shape[1])
+    if alpha is not None:
+        a = np.array([1.0 - alpha] + [alpha] * (x.shape[1] - 1))
+    a = a.reshape((1, -1) + (1,) * (x.ndim - 2))
+    if weight is not None:
+        a = a * weight
+    at = a * t.astype(np.float64)
+    qg = q ** gamma
+    loss = -at * qg * logp
+    # p f'(p) = gamma (1 - p)^(gamma - 1) p log p - (1 - p)^gamma
+    with np.errstate(divide="ignore", invalid="ignore"):
+        qg1 = np.where(q > 0, q ** (gamma - 1.0), 0.0 if gamma > 1 else (1.0 if gamma == 1 else np.inf))
+    pfp = gamma * qg1 * p * logp - qg
+    pfp = np.where(np.isfinite(pfp) | (q > 0), pfp, -qg)   # q = 0: the first term vanishes
+    return loss.astype(np.float32), p, at * pfp
 
 
 class MSELoss(_Loss):
@@ -293,22 +397,7 @@ class DiceLoss(_Loss):
         self.smooth_nr, self.smooth_dr = float(smooth_nr), float(smooth_dr)
 
     def _prepare_target(self, x, target):
-        t = np.asarray(target)
-        n_ch = x.shape[1]
-        if self.to_onehot_y:
-            if n_ch == 1:
-                warnings.warn("single channel prediction, `to_onehot_y=True` ignored.")
-            else:
-                if t.shape != (x.shape[0], 1) + x.shape[2:]:
-                    raise ValueError(f"DiceLoss: target shape {t.shape} does not match input shape "
-                                     f"{x.shape} (expected labels of shape {(x.shape[0], 1) + x.shape[2:]})")
-                labels = t[:, 0].astype(np.int64)
-                if labels.min(initial=0) < 0 or labels.max(initial=0) >= n_ch:
-                    raise ValueError(f"target labels must be in [0, {n_ch}) for one-hot encoding")
-                t = np.moveaxis(np.eye(n_ch, dtype=np.float32)[labels], -1, 1)
-        t = _as_float32(t, "target")
-        _check_same_shape(x, t, "DiceLoss")
-        return t
+        return _prepare_target(x, target, self.to_onehot_y, "DiceLoss")
 
     def forward(self, input, target):
         x = _as_float32(input, "input")
