@@ -1,0 +1,183 @@
+"""sacroai.nn against PyTorch (CPU) in one process: single conv layers and ResNet-18.
+
+Prints, at 1 thread and at all cores, the time of each case for sacroai and
+PyTorch, the ratio PyTorch/sacroai (> 1 means sacroai is faster), the GFLOP/s
+of the convolutions and their fraction of the OpenBLAS sgemm peak measured in
+the same run (a 2048^3 sgemm through sacroai's BLAS wrapper).
+
+    python benchmarks/bench_nn.py [--quick] [--no-resnet]
+
+OPENBLAS_CORETYPE is removed from the environment before anything is
+imported so OpenBLAS picks its native (AVX-512) kernels, the ones PyTorch's
+oneDNN is compared with; the core name is printed.
+"""
+import os
+
+os.environ.pop("OPENBLAS_CORETYPE", None)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import sacroai  # noqa: E402
+from sacroai import _core  # noqa: E402
+from sacroai import nn  # noqa: E402
+from sacroai.nn import functional as F  # noqa: E402
+from sacroai.nn.models import resnet18  # noqa: E402
+
+import torch  # noqa: E402
+
+
+def best_time(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def sgemm_peak(n, reps):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    t = best_time(lambda: _core.nn_sgemm(a, b), reps)
+    return 2.0 * n ** 3 / t / 1e9
+
+
+def conv_cases(quick):
+    if quick:
+        return [("conv2d 3x3 64->64 4x56x56", (4, 64, 56, 56), (64, 64, 3, 3), 2),
+                ("conv3d 3x3x3 32->32 1x24^3", (1, 32, 24, 24, 24), (32, 32, 3, 3, 3), 3)]
+    return [("conv2d 3x3 64->64 16x56x56", (16, 64, 56, 56), (64, 64, 3, 3), 2),
+            ("conv3d 3x3x3 32->32 1x48^3", (1, 32, 48, 48, 48), (32, 32, 3, 3, 3), 3)]
+
+
+def bench_conv(name, xs, ws, nd, reps, peak, rows):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = (rng.standard_normal(ws, dtype=np.float32) * 0.05).astype(np.float32)
+    flops = 2.0 * xs[0] * ws[0] * np.prod(xs[2:]) * np.prod(ws[1:])  # output size == input size (pad 1)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    tconv = torch.nn.functional.conv2d if nd == 2 else torch.nn.functional.conv3d
+    with torch.no_grad():
+        t_torch = best_time(lambda: tconv(tx, tw, None, 1, 1), reps)
+        ty = tconv(tx, tw, None, 1, 1)
+    t_ours = best_time(lambda: F.conv(x, w, None, 1, 1, 1, 1, nd), reps)
+    rows.append((name + " fwd", t_ours, t_torch, flops / t_ours / 1e9, flops / t_torch / 1e9, peak))
+    g = rng.standard_normal(ty.shape, dtype=np.float32)
+    tg = torch.from_numpy(g)
+    pad = [1] * nd
+
+    def torch_bwd():
+        torch.ops.aten.convolution_backward(tg, tx, tw, None, [1] * nd, pad, [1] * nd, False, [0] * nd, 1,
+                                            [True, True, False])
+
+    t_torch_b = best_time(torch_bwd, reps)
+    t_ours_b = best_time(lambda: F.conv_backward(x, w, g, (1,) * nd, (1,) * nd, (1,) * nd, 1, nd, True, False), reps)
+    rows.append((name + " bwd (data+weight)", t_ours_b, t_torch_b, 2 * flops / t_ours_b / 1e9,
+                 2 * flops / t_torch_b / 1e9, peak))
+
+
+class TorchBasic(torch.nn.Module):
+    def __init__(self, cin, c, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(cin, c, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(c)
+        self.conv2 = torch.nn.Conv2d(c, c, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(c)
+        self.downsample = None
+        if stride != 1 or cin != c:
+            self.downsample = torch.nn.Sequential(torch.nn.Conv2d(cin, c, 1, stride, bias=False),
+                                                  torch.nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + (self.downsample(x) if self.downsample is not None else x))
+
+
+def torch_resnet18(in_channels, num_classes):
+    layers, cin = [], 64
+    for c, s in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        layers.append(torch.nn.Sequential(TorchBasic(cin, c, s), TorchBasic(c, c, 1)))
+        cin = c
+    return torch.nn.Sequential(torch.nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False), torch.nn.BatchNorm2d(64),
+                               torch.nn.ReLU(), torch.nn.MaxPool2d(3, 2, 1), *layers,
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(512, num_classes))
+
+
+def bench_resnet(batch, size, reps, rows):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((batch, 1, size, size), dtype=np.float32)
+    ours = resnet18(in_channels=1, num_classes=2, rng=0)
+    tm = torch_resnet18(1, 2)
+    tx = torch.from_numpy(x)
+    ours.eval()
+    tm.eval()
+    with torch.no_grad():
+        t_torch = best_time(lambda: tm(tx), reps)
+    with nn.no_grad():
+        t_ours = best_time(lambda: ours(x), reps)
+    rows.append((f"resnet18 2D infer {batch}x1x{size}^2 (img/s)", t_ours, t_torch, batch / t_ours, batch / t_torch, None))
+    ours.train()
+    tm.train()
+    g = rng.standard_normal((batch, 2), dtype=np.float32)
+    tg = torch.from_numpy(g)
+
+    def torch_step():
+        tm.zero_grad(set_to_none=True)
+        tm(tx).backward(tg)
+
+    def ours_step():
+        ours.zero_grad()
+        ours(x)
+        ours.backward(g)
+
+    t_torch = best_time(torch_step, reps)
+    t_ours = best_time(ours_step, reps)
+    rows.append((f"resnet18 2D train step {batch}x1x{size}^2 (img/s)", t_ours, t_torch, batch / t_ours,
+                 batch / t_torch, None))
+
+
+def print_rows(threads, rows):
+    print(f"\n== {threads} thread(s) ==")
+    print(f"{'case':46s} {'sacroai':>10s} {'torch':>10s} {'torch/sai':>9s} {'sai rate':>9s} {'torch rate':>10s} "
+          f"{'sai %peak':>9s} {'torch %peak':>11s}")
+    for name, to, tt, ro, rt, peak in rows:
+        pk = f"{100 * ro / peak:8.0f}% {100 * rt / peak:10.0f}%" if peak else ""
+        unit = "GF/s" if peak else "img/s"
+        print(f"{name:46s} {to * 1e3:8.1f}ms {tt * 1e3:8.1f}ms {tt / to:9.2f} {ro:5.0f}{unit:>4s} {rt:6.0f}{unit:>4s} {pk}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions (smoke run)")
+    ap.add_argument("--no-resnet", action="store_true", help="skip the ResNet-18 rows")
+    ap.add_argument("--threads", type=int, nargs="*", default=None, help="thread counts (default: 1 and all cores)")
+    args = ap.parse_args()
+    sacroai.show_config()
+    print(f"torch {torch.__version__}, oneDNN available: {torch.backends.mkldnn.is_available()}")
+    ncores = len(os.sched_getaffinity(0))
+    threads = args.threads or sorted({1, ncores})
+    reps = 2 if args.quick else 5
+    for nt in threads:
+        sacroai.set_num_threads(nt)
+        torch.set_num_threads(nt)
+        peak = sgemm_peak(1024 if args.quick else 2048, reps)
+        print(f"\nsgemm peak through sacroai ({nt} thread(s)): {peak:.0f} GFLOP/s")
+        rows = []
+        for name, xs, ws, nd in conv_cases(args.quick):
+            bench_conv(name, xs, ws, nd, reps, peak, rows)
+        if not args.no_resnet:
+            bench_resnet(4 if args.quick else 16, 96 if args.quick else 224, 2 if args.quick else 3, rows)
+        print_rows(nt, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,485 @@
+/* conv.c: 2D/3D convolution (and its transpose) by im2col + sgemm.
+ *
+ * Layout NC[D]HW, weight [c_out, c_in/groups, kd, kh, kw]; 2D is 3D with
+ * depth 1.  The column matrix is never built whole: output positions are cut
+ * into tiles of T flat positions so one tile of columns (K x T floats) stays
+ * in the core's L2 cache, and tiles of all samples and groups are spread over
+ * the threads (sgemm is then single-threaded inside the parallel region).
+ *
+ * Fast paths:
+ *  - 1x1(x1), stride 1, no padding: the input is already the column matrix.
+ *  - backward-data with stride 1 is the forward convolution of dy with the
+ *    flipped, transposed weight (padding dil*(k-1) - pad), so it shares the
+ *    tiled forward path; other strides use col2im into the zeroed dx.
+ *  - backward-weight accumulates per-thread partial weight gradients and
+ *    reduces them once.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+/* Bytes of one column tile; sized for a 1 MiB L2 shared with sgemm's packing. */
+static int64_t g_tile_bytes = 384 * 1024;
+static int64_t g_tile_bytes_bw = 1536 * 1024;
+
+void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd)
+{
+    if (fwd > 0) g_tile_bytes = fwd;
+    if (bwd > 0) g_tile_bytes_bw = bwd;
+}
+
+static int64_t prod3(const int a[3]) { return (int64_t)a[0] * a[1] * a[2]; }
+
+sai_status sai_conv_geom_init(sai_conv_geom *g)
+{
+    if (!g) return sai_error_set(SAI_EINVAL, "conv: geometry must not be NULL");
+    if (g->n < 1 || g->c_in < 1 || g->c_out < 1 || g->groups < 1)
+        return sai_error_set(SAI_EINVAL, "conv: batch (%d), channels (%d -> %d) and groups (%d) must be >= 1",
+                             g->n, g->c_in, g->c_out, g->groups);
+    if (g->c_in % g->groups || g->c_out % g->groups)
+        return sai_error_set(SAI_EINVAL, "conv: in_channels %d and out_channels %d must be divisible by groups %d",
+                             g->c_in, g->c_out, g->groups);
+    static const char axis[3] = {'D', 'H', 'W'};
+    for (int a = 0; a < 3; a++) {
+        if (g->k[a] < 1 || g->stride[a] < 1 || g->dil[a] < 1 || g->pad[a] < 0 || g->in[a] < 1)
+            return sai_error_set(SAI_EINVAL,
+                                 "conv: axis %c needs kernel, stride, dilation, size >= 1 and padding >= 0",
+                                 axis[a]);
+        int64_t ext = (int64_t)g->dil[a] * (g->k[a] - 1) + 1;
+        int64_t span = (int64_t)g->in[a] + 2 * (int64_t)g->pad[a];
+        if (span < ext)
+            return sai_error_set(SAI_EINVAL,
+                                 "conv: axis %c: dilated kernel extent %lld exceeds padded input size %lld",
+                                 axis[a], (long long)ext, (long long)span);
+        g->out[a] = (int)((span - ext) / g->stride[a] + 1);
+    }
+    int64_t K = (int64_t)(g->c_in / g->groups) * prod3(g->k);
+    if (K > INT_MAX / 16 || prod3(g->in) > INT_MAX || prod3(g->out) > INT_MAX ||
+        (int64_t)g->c_out * K > INT_MAX)
+        return sai_error_set(SAI_EINVAL, "conv: layer too large for 32-bit GEMM dimensions");
+    return SAI_OK;
+}
+
+static int tile_cols(int64_t K, int64_t osp, int64_t budget)
+{
+    int64_t t = budget / (K * (int64_t)sizeof(float));
+    if (t < 192) t = 192;
+    t = (t + 15) / 16 * 16;
+    if (t >= osp) return (int)osp;
+    /* balance tiles so the last one is not a sliver */
+    int64_t ntiles = (osp + t - 1) / t;
+    t = (osp + ntiles - 1) / ntiles;
+    return (int)((t + 15) / 16 * 16 < osp ? (t + 15) / 16 * 16 : osp);
+}
+
+/* Columns of flat output positions [j0, j0 + nj) for cg input channels; row r
+ * of the column matrix starts at col + r * ld. */
+static void im2col_tile(const sai_conv_geom *g, const float *x, int cg, int64_t j0, int nj,
+                        float *col, int ld)
+{
+    const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
+    const int OH = g->out[1], OW = g->out[2];
+    const int64_t isp = (int64_t)ID * IH * IW;
+    const int ow0 = (int)(j0 % OW);
+    const int oh0 = (int)((j0 / OW) % OH);
+    const int od0 = (int)(j0 / ((int64_t)OW * OH));
+    float *dst = col;
+    for (int ci = 0; ci < cg; ci++) {
+        const float *src = x + ci * isp;
+        for (int kd = 0; kd < g->k[0]; kd++)
+            for (int kh = 0; kh < g->k[1]; kh++)
+                for (int kw = 0; kw < g->k[2]; kw++, dst += ld) {
+                    int ow = ow0, oh = oh0, od = od0, done = 0;
+                    const int offw = kw * g->dil[2] - g->pad[2];
+                    while (done < nj) {
+                        int run = OW - ow;
+                        if (run > nj - done) run = nj - done;
+                        const int id = od * g->stride[0] - g->pad[0] + kd * g->dil[0];
+                        const int ih = oh * g->stride[1] - g->pad[1] + kh * g->dil[1];
+                        float *o = dst + done;
+                        if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+                            memset(o, 0, (size_t)run * sizeof(float));
+                        } else {
+                            const float *row = src + ((int64_t)id * IH + ih) * IW;
+                            const int iw0 = ow * g->stride[2] + offw;
+                            if (g->stride[2] == 1) {
+                                int lo = iw0 < 0 ? -iw0 : 0, hi = IW - iw0;
+                                if (lo > run) lo = run;
+                                if (hi > run) hi = run;
+                                if (hi < lo) hi = lo;
+                                if (lo) memset(o, 0, (size_t)lo * sizeof(float));
+                                if (hi > lo) memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                                if (run > hi) memset(o + hi, 0, (size_t)(run - hi) * sizeof(float));
+                            } else {
+                                const int sw = g->stride[2];
+                                for (int t = 0; t < run; t++) {
+                                    const int iw = iw0 + t * sw;
+                                    o[t] = (unsigned)iw < (unsigned)IW ? row[iw] : 0.0f;
+                                }
+                            }
+                        }
+                        done += run;
+                        ow = 0;
+                        if (++oh == OH) {
+                            oh = 0;
+                            od++;
+                        }
+                    }
+                }
+    }
+}
+
+/* x += columns of positions [j0, j0 + nj) (the adjoint of im2col_tile). */
+static void col2im_tile(const sai_conv_geom *g, const float *col, int cg, int64_t j0, int nj,
+                        float *x)
+{
+    const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
+    const int OH = g->out[1], OW = g->out[2];
+    const int64_t isp = (int64_t)ID * IH * IW;
+    const int ow0 = (int)(j0 % OW);
+    const int oh0 = (int)((j0 / OW) % OH);
+    const int od0 = (int)(j0 / ((int64_t)OW * OH));
+    const float *srcc = col;
+    for (int ci = 0; ci < cg; ci++) {
+        float *xp = x + ci * isp;
+        for (int kd = 0; kd < g->k[0]; kd++)
+            for (int kh = 0; kh < g->k[1]; kh++)
+                for (int kw = 0; kw < g->k[2]; kw++, srcc += nj) {
+                    int ow = ow0, oh = oh0, od = od0, done = 0;
+                    const int offw = kw * g->dil[2] - g->pad[2];
+                    const int sw = g->stride[2];
+                    while (done < nj) {
+                        int run = OW - ow;
+                        if (run > nj - done) run = nj - done;
+                        const int id = od * g->stride[0] - g->pad[0] + kd * g->dil[0];
+                        const int ih = oh * g->stride[1] - g->pad[1] + kh * g->dil[1];
+                        if (id >= 0 && id < ID && ih >= 0 && ih < IH) {
+                            float *row = xp + ((int64_t)id * IH + ih) * IW;
+                            const float *o = srcc + done;
+                            const int iw0 = ow * sw + offw;
+                            for (int t = 0; t < run; t++) {
+                                const int iw = iw0 + t * sw;
+                                if ((unsigned)iw < (unsigned)IW) row[iw] += o[t];
+                            }
+                        }
+                        done += run;
+                        ow = 0;
+                        if (++oh == OH) {
+                            oh = 0;
+                            od++;
+                        }
+                    }
+                }
+    }
+}
+
+static int is_pointwise(const sai_conv_geom *g)
+{
+    for (int a = 0; a < 3; a++)
+        if (g->k[a] != 1 || g->stride[a] != 1 || g->pad[a] != 0) return 0;
+    return 1;
+}
+
+static sai_status check_geom(const sai_conv_geom *g)
+{
+    sai_conv_geom c = *g;
+    sai_status rc = sai_conv_geom_init(&c);
+    if (rc) return rc;
+    for (int a = 0; a < 3; a++)
+        if (c.out[a] != g->out[a])
+            return sai_error_set(SAI_EINVAL, "conv: output size %d on axis %d does not match the geometry (%d)",
+                                 g->out[a], a, c.out[a]);
+    return SAI_OK;
+}
+
+/* Segments of a joint column range [j0, j0 + nj) over (sample, position). */
+#define FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)                                   \
+    for (int64_t j_ = (j0), off = 0, ni, a, len; off < (nj); off += len, j_ += len) \
+        if ((ni = j_ / (osp)), (a = j_ % (osp)), (len = (osp) - a < (nj) - off ? (osp) - a : (nj) - off), 1)
+
+static void im2col_joint(const sai_conv_geom *g, const float *x, int gi, int cg, int64_t isp, int64_t osp,
+                         int64_t j0, int nj, float *col)
+{
+    FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
+    {
+        im2col_tile(g, x + (ni * g->c_in + (int64_t)gi * cg) * isp, cg, a, (int)len, col + off, nj);
+    }
+}
+
+/* Joint tiles span samples when one sample has fewer output positions than a tile. */
+static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget, int *T)
+{
+    const int64_t total = (int64_t)g->n * osp;
+    const int Tj = tile_cols(K, total, budget);
+    if (g->n > 1 && osp * 2 <= Tj) {
+        *T = Tj;
+        return 1;
+    }
+    *T = tile_cols(K, osp, budget);
+    return 0;
+}
+
+sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float *w,
+                            const float *b, float *y)
+{
+    SAI_NN_CHECK_PTR(x, "x");
+    SAI_NN_CHECK_PTR(w, "weight");
+    SAI_NN_CHECK_PTR(y, "y");
+    sai_status rc = check_geom(g);
+    if (rc) return rc;
+    const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
+    const int K = cg * (int)prod3(g->k);
+    const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    int T;
+    const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
+    const int pw = !joint && is_pointwise(g);
+    const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
+    const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
+    const int nt = sai_nn_threads_for(items);
+    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
+    float *ws = NULL;
+    if (!pw) {
+        ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
+        if (!ws) return SAI_ENOMEM;
+    }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *col = pw ? NULL : ws + (size_t)SAI_TID() * per;
+        float *ctmp = joint ? col + (size_t)K * T : NULL;
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t tile = it % ntiles;
+            const int64_t ng = it / ntiles;
+            const int gi = (int)(ng % G);
+            const float *wg = w + (int64_t)gi * mg * K;
+            if (joint) {
+                const int64_t j0 = tile * T, total = (int64_t)g->n * osp;
+                const int nj = (int)(total - j0 < T ? total - j0 : T);
+                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col);
+                sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, col, nj, 0.0f, ctmp, nj);
+                FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
+                {
+                    for (int m = 0; m < mg; m++) {
+                        float *dst = y + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a;
+                        const float *src = ctmp + (int64_t)m * nj + off;
+                        const float bv = b ? b[gi * mg + m] : 0.0f;
+                        for (int64_t t = 0; t < len; t++) dst[t] = src[t] + bv;
+                    }
+                }
+                continue;
+            }
+            const int64_t ni = ng / G;
+            const int64_t j0 = tile * T;
+            const int nj = (int)(osp - j0 < T ? osp - j0 : T);
+            const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
+            float *yout = y + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
+            float beta = 0.0f;
+            if (b) {
+                for (int m = 0; m < mg; m++) {
+                    float *row = yout + m * osp;
+                    const float bv = b[gi * mg + m];
+                    for (int t = 0; t < nj; t++) row[t] = bv;
+                }
+                beta = 1.0f;
+            }
+            if (pw) {
+                sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, xin + j0, (int)isp,
+                          beta, yout, (int)osp);
+            } else {
+                im2col_tile(g, xin, cg, j0, nj, col, nj);
+                sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, col, nj, beta, yout,
+                          (int)osp);
+            }
+        }
+    }
+    return SAI_OK;
+}
+
+static void add_channel_bias(float *t, int64_t n, int c, int64_t s, const float *b)
+{
+    const int nt = sai_nn_threads_for(n * c);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t i = 0; i < n * c; i++) {
+        float *p = t + i * s;
+        const float bv = b[i % c];
+        for (int64_t j = 0; j < s; j++) p[j] += bv;
+    }
+}
+
+sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const float *w,
+                                  const float *b, float *dx)
+{
+    SAI_NN_CHECK_PTR(dy, "grad_output");
+    SAI_NN_CHECK_PTR(w, "weight");
+    SAI_NN_CHECK_PTR(dx, "grad_input");
+    sai_status rc = check_geom(g);
+    if (rc) return rc;
+    const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
+    const int KK = (int)prod3(g->k);
+    const int K = cg * KK;
+    const int64_t isp = prod3(g->in), osp = prod3(g->out);
+
+    int unit_stride = 1;
+    for (int a = 0; a < 3; a++)
+        if (g->stride[a] != 1 || g->dil[a] * (g->k[a] - 1) - g->pad[a] < 0) unit_stride = 0;
+    if (unit_stride) {
+        /* dx = conv(dy, w'), w'[g][ci][co][flip(k)] = w[g][co][ci][k] */
+        sai_conv_geom h = {0};
+        h.n = g->n;
+        h.c_in = g->c_out;
+        h.c_out = g->c_in;
+        h.groups = G;
+        for (int a = 0; a < 3; a++) {
+            h.in[a] = g->out[a];
+            h.k[a] = g->k[a];
+            h.stride[a] = 1;
+            h.dil[a] = g->dil[a];
+            h.pad[a] = g->dil[a] * (g->k[a] - 1) - g->pad[a];
+        }
+        if ((rc = sai_conv_geom_init(&h))) return rc;
+        if (h.out[0] != g->in[0] || h.out[1] != g->in[1] || h.out[2] != g->in[2])
+            return sai_error_set(SAI_EINTERNAL, "conv backward-data: flipped geometry mismatch");
+        float *wf = sai_nn_scratch(SAI_NN_WS_WEIGHTS, (size_t)g->c_out * K * sizeof(float));
+        if (!wf) return SAI_ENOMEM;
+        for (int gi = 0; gi < G; gi++)
+            for (int co = 0; co < mg; co++)
+                for (int ci = 0; ci < cg; ci++) {
+                    const float *src = w + (((int64_t)gi * mg + co) * cg + ci) * KK;
+                    float *dst = wf + (((int64_t)gi * cg + ci) * mg + co) * KK;
+                    for (int k = 0; k < KK; k++) dst[KK - 1 - k] = src[k];
+                }
+        return sai_conv_forward(&h, dy, wf, b, dx);
+    }
+
+    /* general strides: dcol = w^T dy per tile, scattered back by col2im */
+    memset(dx, 0, (size_t)g->n * g->c_in * isp * sizeof(float));
+    const int T = tile_cols(K, osp, g_tile_bytes);
+    const int64_t items = (int64_t)g->n * G;
+    const int nt = sai_nn_threads_for(items);
+    float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * K * T * sizeof(float));
+    if (!ws) return SAI_ENOMEM;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *col = ws + (size_t)SAI_TID() * K * T;
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; it++) {
+            const int gi = (int)(it % G);
+            const int64_t ni = it / G;
+            float *xg = dx + (ni * g->c_in + (int64_t)gi * cg) * isp;
+            const float *dyg = dy + (ni * g->c_out + (int64_t)gi * mg) * osp;
+            const float *wg = w + (int64_t)gi * mg * K;
+            for (int64_t j0 = 0; j0 < osp; j0 += T) {
+                const int nj = (int)(osp - j0 < T ? osp - j0 : T);
+                sai_sgemm(SAI_TRANS, SAI_NO_TRANS, K, nj, mg, 1.0f, wg, K, dyg + j0, (int)osp, 0.0f,
+                          col, nj);
+                col2im_tile(g, col, cg, j0, nj, xg);
+            }
+        }
+    }
+    if (b) add_channel_bias(dx, g->n, g->c_in, isp, b);
+    return SAI_OK;
+}
+
+sai_status sai_channel_sum(const float *t, int n, int c, int64_t s, float *db)
+{
+    SAI_NN_CHECK_PTR(t, "input");
+    SAI_NN_CHECK_PTR(db, "output");
+    const int nt = sai_nn_threads_for(c);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        double acc = 0.0;
+        for (int i = 0; i < n; i++) {
+            const float *p = t + ((int64_t)i * c + ch) * s;
+            float part = 0.0f;
+            for (int64_t j = 0; j < s; j++) part += p[j];
+            acc += part;
+        }
+        db[ch] = (float)acc;
+    }
+    return SAI_OK;
+}
+
+sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, const float *dy,
+                                    float *dw, float *db)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(dy, "grad_output");
+    SAI_NN_CHECK_PTR(dw, "grad_weight");
+    sai_status rc = check_geom(g);
+    if (rc) return rc;
+    const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
+    const int K = cg * (int)prod3(g->k);
+    const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    int T;
+    const int joint = use_joint(g, K, osp, g_tile_bytes_bw, &T);
+    const int pw = !joint && is_pointwise(g);
+    const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
+    const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
+    const int nt = sai_nn_threads_for(items);
+    const size_t wsize = (size_t)g->c_out * K;
+    float *acc = dw;
+    if (nt > 1) {
+        acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
+        if (!acc) return SAI_ENOMEM;
+        memset(acc, 0, (size_t)nt * wsize * sizeof(float));
+    } else {
+        memset(dw, 0, wsize * sizeof(float));
+    }
+    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
+    float *ws = NULL;
+    if (!pw) {
+        ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
+        if (!ws) return SAI_ENOMEM;
+    }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = SAI_TID();
+        float *col = pw ? NULL : ws + (size_t)tid * per;
+        float *dtmp = joint ? col + (size_t)K * T : NULL;
+        float *mine = acc + (size_t)tid * wsize;
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t tile = it % ntiles;
+            const int64_t ng = it / ntiles;
+            const int gi = (int)(ng % G);
+            float *dwg = mine + (size_t)gi * mg * K;
+            if (joint) {
+                const int64_t j0 = tile * T, total = (int64_t)g->n * osp;
+                const int nj = (int)(total - j0 < T ? total - j0 : T);
+                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col);
+                FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
+                {
+                    for (int m = 0; m < mg; m++)
+                        memcpy(dtmp + (int64_t)m * nj + off, dy + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a,
+                               (size_t)len * sizeof(float));
+                }
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dtmp, nj, col, nj, 1.0f, dwg, K);
+                continue;
+            }
+            const int64_t ni = ng / G;
+            const int64_t j0 = tile * T;
+            const int nj = (int)(osp - j0 < T ? osp - j0 : T);
+            const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
+            const float *dyt = dy + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
+            if (pw) {
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, xin + j0, (int)isp,
+                          1.0f, dwg, K);
+            } else {
+                im2col_tile(g, xin, cg, j0, nj, col, nj);
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, col, nj, 1.0f,
+                          dwg, K);
+            }
+        }
+    }
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t i = 0; i < (int64_t)wsize; i++) {
+            float s = 0.0f;
+            for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + i];
+            dw[i] = s;
+        }
+    }
+    if (db) return sai_channel_sum(dy, g->n, g->c_out, osp, db);
+    return SAI_OK;
+}

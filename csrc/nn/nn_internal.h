@@ -1,0 +1,35 @@
+/* nn_internal.h: helpers shared by the nn kernels (not public). */
+#ifndef SAI_NN_INTERNAL_H
+#define SAI_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sacroai/sai_nn.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#define SAI_TID() omp_get_thread_num()
+#else
+#define SAI_TID() 0
+#endif
+
+/* Scratch slots of the calling thread's workspace (grow-only, reused). */
+enum { SAI_NN_WS_COLS = 0, SAI_NN_WS_WEIGHTS = 1, SAI_NN_WS_ACC = 2, SAI_NN_WS_COUNT = 3 };
+/* NULL (with SAI_ENOMEM set) on failure. */
+void *sai_nn_scratch(int slot, size_t nbytes);
+
+#define SAI_NN_CHECK_PTR(p, name)                                                   \
+    do {                                                                            \
+        if (!(p)) return sai_error_set(SAI_EINVAL, "%s: %s must not be NULL", __func__, name); \
+    } while (0)
+
+static inline int sai_nn_threads_for(int64_t items)
+{
+    int nt = sai_get_num_threads();
+    if (nt < 1) nt = 1;
+    if (items < nt) nt = (int)(items < 1 ? 1 : items);
+    return nt;
+}
+
+#endif

@@ -1,0 +1,305 @@
+/* pool.c: max, average and adaptive average pooling over [nc, d, h, w] planes.
+ *
+ * Window rules are PyTorch's: output size with floor or ceil mode (a last
+ * window that would start in the right padding is dropped); max pooling
+ * keeps the flat in-plane index of the maximum (NaN wins, first maximum on
+ * ties) for the backward scatter; average pooling divides by the window
+ * clipped to the padded input (count_include_pad) or to the input.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+static int pool_out(int in, int k, int s, int p, int d, int ceil_mode)
+{
+    int64_t num = (int64_t)in + 2 * p - (int64_t)d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+    int64_t o = (num < 0 ? -((-num + s - 1) / s) : num / s) + 1;
+    if (ceil_mode && (o - 1) * s >= (int64_t)in + p) o--;
+    return (int)o;
+}
+
+sai_status sai_pool_geom_init(sai_pool_geom *g)
+{
+    if (!g || g->nc < 1) return sai_error_set(SAI_EINVAL, "pool: empty input");
+    for (int a = 0; a < 3; a++) {
+        if (g->k[a] < 1 || g->stride[a] < 1 || g->dil[a] < 1 || g->pad[a] < 0 || g->in[a] < 1)
+            return sai_error_set(SAI_EINVAL, "pool: kernel, stride, dilation, size must be >= 1 and padding >= 0");
+        if (2 * g->pad[a] > g->k[a])
+            return sai_error_set(SAI_EINVAL, "pool: padding %d must be at most half the kernel size %d",
+                                 g->pad[a], g->k[a]);
+        g->out[a] = pool_out(g->in[a], g->k[a], g->stride[a], g->pad[a], g->dil[a], g->ceil_mode);
+        if (g->out[a] < 1) return sai_error_set(SAI_EINVAL, "pool: output would be empty (input too small)");
+    }
+    return SAI_OK;
+}
+
+static sai_status check(const sai_pool_geom *g)
+{
+    sai_pool_geom c = *g;
+    sai_status rc = sai_pool_geom_init(&c);
+    if (rc) return rc;
+    for (int a = 0; a < 3; a++)
+        if (c.out[a] != g->out[a]) return sai_error_set(SAI_EINVAL, "pool: output size mismatch");
+    return SAI_OK;
+}
+
+sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y, int64_t *indices)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(y, "output");
+    sai_status rc = check(g);
+    if (rc) return rc;
+    const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
+    const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
+    const int nt = sai_nn_threads_for(g->nc);
+    const int interior2d = ID == 1 && g->k[0] == 1 && g->dil[1] == 1 && g->dil[2] == 1;
+    const int ext_h = g->k[1], ext_w = g->k[2];
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t pc = 0; pc < g->nc; pc++) {
+        const float *xp = x + pc * isp;
+        float *yp = y + pc * osp;
+        int64_t *ip = indices ? indices + pc * osp : NULL;
+        int64_t o = 0;
+        for (int od = 0; od < OD; od++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++, o++) {
+                    const int d0 = od * g->stride[0] - g->pad[0];
+                    const int h0 = oh * g->stride[1] - g->pad[1];
+                    const int w0 = ow * g->stride[2] - g->pad[2];
+                    float best = -INFINITY;
+                    int64_t bi = -1;
+                    if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW) {
+                        /* fully inside a plane (depth 1, no dilation): no bounds checks */
+                        const float *base = xp + (int64_t)h0 * IW + w0;
+                        best = base[0];
+                        bi = 0;
+                        int nan = isnan(best);
+                        for (int kh = 0; kh < g->k[1] && !nan; kh++)
+                            for (int kw = 0; kw < g->k[2]; kw++) {
+                                const float v = base[kh * IW + kw];
+                                if (v > best || isnan(v)) {
+                                    best = v;
+                                    bi = kh * IW + kw;
+                                    if (isnan(v)) {
+                                        nan = 1;
+                                        break;
+                                    }
+                                }
+                            }
+                        yp[o] = best;
+                        if (ip) ip[o] = (int64_t)h0 * IW + w0 + bi;
+                        continue;
+                    }
+                    for (int kd = 0; kd < g->k[0]; kd++) {
+                        const int id = d0 + kd * g->dil[0];
+                        if (id < 0 || id >= ID) continue;
+                        for (int kh = 0; kh < g->k[1]; kh++) {
+                            const int ih = h0 + kh * g->dil[1];
+                            if (ih < 0 || ih >= IH) continue;
+                            const int64_t rowo = ((int64_t)id * IH + ih) * IW;
+                            for (int kw = 0; kw < g->k[2]; kw++) {
+                                const int iw = w0 + kw * g->dil[2];
+                                if (iw < 0 || iw >= IW) continue;
+                                const float v = xp[rowo + iw];
+                                if (bi < 0 || v > best || isnan(v)) {
+                                    best = v;
+                                    bi = rowo + iw;
+                                    if (isnan(v)) goto found;
+                                }
+                            }
+                        }
+                    }
+                found:
+                    yp[o] = best;
+                    if (ip) ip[o] = bi;
+                }
+    }
+    return SAI_OK;
+}
+
+sai_status sai_maxpool_backward(const sai_pool_geom *g, const float *dy, const int64_t *indices, float *dx)
+{
+    SAI_NN_CHECK_PTR(dy, "grad_output");
+    SAI_NN_CHECK_PTR(indices, "indices");
+    SAI_NN_CHECK_PTR(dx, "grad_input");
+    sai_status rc = check(g);
+    if (rc) return rc;
+    const int64_t isp = (int64_t)g->in[0] * g->in[1] * g->in[2];
+    const int64_t osp = (int64_t)g->out[0] * g->out[1] * g->out[2];
+    const int nt = sai_nn_threads_for(g->nc);
+    int bad = 0;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(| : bad)
+    for (int64_t pc = 0; pc < g->nc; pc++) {
+        float *xp = dx + pc * isp;
+        memset(xp, 0, (size_t)isp * sizeof(float));
+        const float *gp = dy + pc * osp;
+        const int64_t *ip = indices + pc * osp;
+        for (int64_t o = 0; o < osp; o++) {
+            if (ip[o] < 0 || ip[o] >= isp) {
+                bad = 1;
+                continue;
+            }
+            xp[ip[o]] += gp[o];
+        }
+    }
+    if (bad) return sai_error_set(SAI_EINVAL, "max pool backward: indices out of range");
+    return SAI_OK;
+}
+
+/* Window [lo, hi) on one axis and the size that counts for the divisor. */
+static inline void avg_window(int o, int k, int s, int p, int in, int include_pad, int *lo, int *hi, int *cnt)
+{
+    int a = o * s - p, b = a + k;
+    if (b > in + p) b = in + p;
+    const int padded = b - a;
+    if (a < 0) a = 0;
+    if (b > in) b = in;
+    *lo = a;
+    *hi = b;
+    *cnt = include_pad ? padded : b - a;
+}
+
+sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(y, "output");
+    sai_status rc = check(g);
+    if (rc) return rc;
+    const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
+    const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
+    const int nt = sai_nn_threads_for(g->nc);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t pc = 0; pc < g->nc; pc++) {
+        const float *xp = x + pc * isp;
+        float *yp = y + pc * osp;
+        int64_t o = 0;
+        for (int od = 0; od < OD; od++) {
+            int d0, d1, cd;
+            avg_window(od, g->k[0], g->stride[0], g->pad[0], ID, g->count_include_pad, &d0, &d1, &cd);
+            for (int oh = 0; oh < OH; oh++) {
+                int h0, h1, ch;
+                avg_window(oh, g->k[1], g->stride[1], g->pad[1], IH, g->count_include_pad, &h0, &h1, &ch);
+                for (int ow = 0; ow < OW; ow++, o++) {
+                    int w0, w1, cw;
+                    avg_window(ow, g->k[2], g->stride[2], g->pad[2], IW, g->count_include_pad, &w0, &w1, &cw);
+                    float sum = 0.0f;
+                    for (int id = d0; id < d1; id++)
+                        for (int ih = h0; ih < h1; ih++) {
+                            const float *row = xp + ((int64_t)id * IH + ih) * IW;
+                            for (int iw = w0; iw < w1; iw++) sum += row[iw];
+                        }
+                    const int div = cd * ch * cw;
+                    yp[o] = div > 0 ? sum / (float)div : 0.0f;
+                }
+            }
+        }
+    }
+    return SAI_OK;
+}
+
+sai_status sai_avgpool_backward(const sai_pool_geom *g, const float *dy, float *dx)
+{
+    SAI_NN_CHECK_PTR(dy, "grad_output");
+    SAI_NN_CHECK_PTR(dx, "grad_input");
+    sai_status rc = check(g);
+    if (rc) return rc;
+    const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
+    const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
+    const int nt = sai_nn_threads_for(g->nc);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t pc = 0; pc < g->nc; pc++) {
+        float *xp = dx + pc * isp;
+        memset(xp, 0, (size_t)isp * sizeof(float));
+        const float *gp = dy + pc * osp;
+        int64_t o = 0;
+        for (int od = 0; od < OD; od++) {
+            int d0, d1, cd;
+            avg_window(od, g->k[0], g->stride[0], g->pad[0], ID, g->count_include_pad, &d0, &d1, &cd);
+            for (int oh = 0; oh < OH; oh++) {
+                int h0, h1, ch;
+                avg_window(oh, g->k[1], g->stride[1], g->pad[1], IH, g->count_include_pad, &h0, &h1, &ch);
+                for (int ow = 0; ow < OW; ow++, o++) {
+                    int w0, w1, cw;
+                    avg_window(ow, g->k[2], g->stride[2], g->pad[2], IW, g->count_include_pad, &w0, &w1, &cw);
+                    const int div = cd * ch * cw;
+                    if (div <= 0) continue;
+                    const float v = gp[o] / (float)div;
+                    for (int id = d0; id < d1; id++)
+                        for (int ih = h0; ih < h1; ih++) {
+                            float *row = xp + ((int64_t)id * IH + ih) * IW;
+                            for (int iw = w0; iw < w1; iw++) row[iw] += v;
+                        }
+                }
+            }
+        }
+    }
+    return SAI_OK;
+}
+
+static inline int ad_lo(int o, int in, int out) { return (int)(((int64_t)o * in) / out); }
+static inline int ad_hi(int o, int in, int out) { return (int)((((int64_t)o + 1) * in + out - 1) / out); }
+
+static sai_status adaptive(int64_t nc, const int in[3], const int out[3], const float *src, float *dst,
+                           int backward)
+{
+    for (int a = 0; a < 3; a++)
+        if (in[a] < 1 || out[a] < 1) return sai_error_set(SAI_EINVAL, "adaptive pool: sizes must be >= 1");
+    const int64_t isp = (int64_t)in[0] * in[1] * in[2], osp = (int64_t)out[0] * out[1] * out[2];
+    const int nt = sai_nn_threads_for(nc);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t pc = 0; pc < nc; pc++) {
+        const float *xp = backward ? NULL : src + pc * isp;
+        float *yp = backward ? NULL : dst + pc * osp;
+        const float *gp = backward ? src + pc * osp : NULL;
+        float *dxp = backward ? dst + pc * isp : NULL;
+        if (backward) memset(dxp, 0, (size_t)isp * sizeof(float));
+        int64_t o = 0;
+        for (int od = 0; od < out[0]; od++) {
+            const int d0 = ad_lo(od, in[0], out[0]), d1 = ad_hi(od, in[0], out[0]);
+            for (int oh = 0; oh < out[1]; oh++) {
+                const int h0 = ad_lo(oh, in[1], out[1]), h1 = ad_hi(oh, in[1], out[1]);
+                for (int ow = 0; ow < out[2]; ow++, o++) {
+                    const int w0 = ad_lo(ow, in[2], out[2]), w1 = ad_hi(ow, in[2], out[2]);
+                    const float div = (float)((int64_t)(d1 - d0) * (h1 - h0) * (w1 - w0));
+                    if (backward) {
+                        const float v = gp[o] / div;
+                        for (int id = d0; id < d1; id++)
+                            for (int ih = h0; ih < h1; ih++) {
+                                float *row = dxp + ((int64_t)id * in[1] + ih) * in[2];
+                                for (int iw = w0; iw < w1; iw++) row[iw] += v;
+                            }
+                    } else {
+                        double sum = 0.0;
+                        for (int id = d0; id < d1; id++)
+                            for (int ih = h0; ih < h1; ih++) {
+                                const float *row = xp + ((int64_t)id * in[1] + ih) * in[2];
+                                float part = 0.0f;
+                                for (int iw = w0; iw < w1; iw++) part += row[iw];
+                                sum += part;
+                            }
+                        yp[o] = (float)(sum / div);
+                    }
+                }
+            }
+        }
+    }
+    return SAI_OK;
+}
+
+sai_status sai_adaptive_avgpool_forward(int64_t nc, const int in[3], const int out[3], const float *x, float *y)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(y, "output");
+    return adaptive(nc, in, out, x, y, 0);
+}
+
+sai_status sai_adaptive_avgpool_backward(int64_t nc, const int in[3], const int out[3], const float *dy, float *dx)
+{
+    SAI_NN_CHECK_PTR(dy, "grad_output");
+    SAI_NN_CHECK_PTR(dx, "grad_input");
+    return adaptive(nc, in, out, dy, dx, 1);
+}

@@ -1,0 +1,29 @@
+"""sacroai.nn: CNN layers on the CPU with PyTorch names and explicit backward passes.
+
+``Module``/``Parameter`` mirror ``torch.nn``; layers call the C core
+(convolution by tiled im2col + OpenBLAS sgemm, norms, activations, pooling,
+upsampling) with the GIL released.  ``state_dict`` keys are PyTorch's, so
+weights move between the two without renaming.  There is no autograd: each
+module has ``backward(grad_out) -> grad_in`` and accumulates parameter
+gradients into ``Parameter.grad``.
+"""
+from . import functional, init
+from .activation import LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleDict, ModuleList
+from .conv import Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d
+from .linear import Dropout, Flatten, Identity, Linear
+from .module import (IncompatibleKeys, Module, Parameter, RemovableHandle, Sequential, enable_grad,
+                     is_grad_enabled, no_grad)
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm2d, InstanceNorm3d
+from .pooling import AdaptiveAvgPool2d, AdaptiveAvgPool3d, AvgPool2d, AvgPool3d, MaxPool2d, MaxPool3d
+from .upsample import Upsample
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "no_grad", "enable_grad",
+    "is_grad_enabled", "IncompatibleKeys", "RemovableHandle", "functional", "init",
+    "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",
+    "ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "MaxPool2d", "MaxPool3d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "Upsample", "Linear", "Flatten", "Identity", "Dropout",
+]

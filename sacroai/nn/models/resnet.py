@@ -1,0 +1,188 @@
+"""ResNet-18/34/50 with torchvision's layout and state_dict keys, 2-D or 3-D.
+
+``resnet18(spatial_dims=2, in_channels=3, num_classes=1000)`` has exactly the
+keys of ``torchvision.models.resnet18()`` (conv1, bn1, layer1.0.conv1, ...,
+fc), so torchvision checkpoints load with ``load_state_dict`` (for
+``in_channels != 3`` adapt ``conv1.weight``, e.g. sum over the input
+channels).  With ``spatial_dims=3`` every layer is its 3-D counterpart
+(kernel 7x7x7 stem, as MONAI's ResNet with ``conv1_t_size=7``).
+
+Forward caches what backward needs (in training mode or inside
+``enable_grad()``); ``backward(grad_logits)`` returns the input gradient and
+fills ``Parameter.grad``.  ``layer4`` is the usual Grad-CAM target.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Type, Union
+
+import numpy as np
+
+from .. import init
+from ..activation import ReLU
+from ..conv import Conv2d, Conv3d
+from ..linear import Flatten, Linear
+from ..module import Module, Sequential
+from ..norm import BatchNorm2d, BatchNorm3d
+from ..pooling import AdaptiveAvgPool2d, AdaptiveAvgPool3d, MaxPool2d, MaxPool3d
+
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50"]
+
+
+def _layers(spatial_dims: int):
+    if spatial_dims == 2:
+        return Conv2d, BatchNorm2d, MaxPool2d, AdaptiveAvgPool2d
+    if spatial_dims == 3:
+        return Conv3d, BatchNorm3d, MaxPool3d, AdaptiveAvgPool3d
+    raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
+
+
+class BasicBlock(Module):
+    """Two 3x3 convolutions with a residual connection (torchvision BasicBlock)."""
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, spatial_dims=2, rng=None):
+        super().__init__()
+        Conv, BN, _, _ = _layers(spatial_dims)
+        self.conv1 = Conv(inplanes, planes, 3, stride, 1, bias=False, rng=rng)
+        self.bn1 = BN(planes)
+        self.relu = ReLU()
+        self.conv2 = Conv(planes, planes, 3, 1, 1, bias=False, rng=rng)
+        self.bn2 = BN(planes)
+        self.downsample = downsample
+        self.relu_out = ReLU()  # the second ReLU of torchvision's block (no parameters)
+        self.stride = stride
+
+    def _main(self):
+        return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2]
+
+    def forward(self, x):
+        out = x
+        for m in self._main():
+            out = m(out)
+        identity = self.downsample(x) if self.downsample is not None else x
+        out += identity
+        return self.relu_out(out)
+
+    def backward(self, grad_out):
+        g = self.relu_out.backward(grad_out)
+        g_id = self.downsample.backward(g) if self.downsample is not None else g
+        gm = g
+        for m in reversed(self._main()):
+            gm = m.backward(gm)
+        gm += g_id
+        return gm
+
+
+class Bottleneck(BasicBlock):
+    """1x1 - 3x3 (stride) - 1x1 convolutions with expansion 4 (torchvision Bottleneck, v1.5)."""
+
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, spatial_dims=2, rng=None):
+        Module.__init__(self)
+        Conv, BN, _, _ = _layers(spatial_dims)
+        self.conv1 = Conv(inplanes, planes, 1, bias=False, rng=rng)
+        self.bn1 = BN(planes)
+        self.conv2 = Conv(planes, planes, 3, stride, 1, bias=False, rng=rng)
+        self.bn2 = BN(planes)
+        self.conv3 = Conv(planes, planes * 4, 1, bias=False, rng=rng)
+        self.bn3 = BN(planes * 4)
+        self.relu = ReLU()
+        self.relu2 = ReLU()
+        self.downsample = downsample
+        self.relu_out = ReLU()
+        self.stride = stride
+
+    def _main(self):
+        return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2, self.relu2, self.conv3, self.bn3]
+
+
+class ResNet(Module):
+    """ResNet for 2-D ([N, C, H, W]) or 3-D ([N, C, D, H, W]) inputs.
+
+    Parameters
+    ----------
+    block : BasicBlock or Bottleneck
+    layers : four block counts, e.g. [2, 2, 2, 2] for ResNet-18
+    spatial_dims : 2 or 3
+    in_channels : input channels (1 for MRI/CT/radiographs)
+    num_classes : outputs of the final ``fc`` layer
+    zero_init_residual : zero the last BN weight of each block (torchvision option)
+    rng : int seed or numpy Generator for the initial weights (kaiming_normal,
+        fan_out, as torchvision)
+    """
+
+    def __init__(self, block: Type[BasicBlock], layers: List[int], spatial_dims: int = 2, in_channels: int = 3,
+                 num_classes: int = 1000, zero_init_residual: bool = False, rng=None):
+        super().__init__()
+        Conv, BN, MaxPool, AvgPool = _layers(spatial_dims)
+        gen = init.get_generator(rng)
+        self.spatial_dims = spatial_dims
+        self.inplanes = 64
+        self.conv1 = Conv(in_channels, 64, 7, 2, 3, bias=False, rng=gen)
+        self.bn1 = BN(64)
+        self.relu = ReLU()
+        self.maxpool = MaxPool(3, 2, 1)
+        self.layer1 = self._make_layer(block, 64, layers[0], 1, gen)
+        self.layer2 = self._make_layer(block, 128, layers[1], 2, gen)
+        self.layer3 = self._make_layer(block, 256, layers[2], 2, gen)
+        self.layer4 = self._make_layer(block, 512, layers[3], 2, gen)
+        self.avgpool = AvgPool(1)
+        self.flatten = Flatten(1)
+        self.fc = Linear(512 * block.expansion, num_classes, rng=gen)
+        for m in self.modules():
+            if isinstance(m, (Conv2d, Conv3d)):
+                m.weight.data[...] = init.kaiming_normal(m.weight.shape, "fan_out", gen)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    m.bn3.weight.data[...] = 0
+                elif isinstance(m, BasicBlock):
+                    m.bn2.weight.data[...] = 0
+
+    def _make_layer(self, block, planes, blocks, stride, gen):
+        Conv, BN, _, _ = _layers(self.spatial_dims)
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = Sequential(Conv(self.inplanes, planes * block.expansion, 1, stride, bias=False, rng=gen),
+                                    BN(planes * block.expansion))
+        mods = [block(self.inplanes, planes, stride, downsample, self.spatial_dims, gen)]
+        self.inplanes = planes * block.expansion
+        for _ in range(1, blocks):
+            mods.append(block(self.inplanes, planes, 1, None, self.spatial_dims, gen))
+        return Sequential(*mods)
+
+    def _sequence(self):
+        return [self.conv1, self.bn1, self.relu, self.maxpool, self.layer1, self.layer2, self.layer3,
+                self.layer4, self.avgpool, self.flatten, self.fc]
+
+    def forward(self, x):
+        for m in self._sequence():
+            x = m(x)
+        return x
+
+    def backward(self, grad_out):
+        g = grad_out
+        for m in reversed(self._sequence()):
+            g = m.backward(g)
+        return g
+
+
+def _make(block, layers, spatial_dims, in_channels, num_classes, **kw):
+    return ResNet(block, layers, spatial_dims=spatial_dims, in_channels=in_channels, num_classes=num_classes, **kw)
+
+
+def resnet18(spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 1000, **kw) -> ResNet:
+    """ResNet-18 (BasicBlock, [2, 2, 2, 2]); keys as torchvision.models.resnet18."""
+    return _make(BasicBlock, [2, 2, 2, 2], spatial_dims, in_channels, num_classes, **kw)
+
+
+def resnet34(spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 1000, **kw) -> ResNet:
+    """ResNet-34 (BasicBlock, [3, 4, 6, 3]); keys as torchvision.models.resnet34."""
+    return _make(BasicBlock, [3, 4, 6, 3], spatial_dims, in_channels, num_classes, **kw)
+
+
+def resnet50(spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 1000, **kw) -> ResNet:
+    """ResNet-50 (Bottleneck, [3, 4, 6, 3]); keys as torchvision.models.resnet50."""
+    return _make(Bottleneck, [3, 4, 6, 3], spatial_dims, in_channels, num_classes, **kw)
