@@ -23,28 +23,25 @@ from setuptools.command.build_ext import build_ext
 
 # ---------------------------------------------------------------- sources
 # Each core module keeps its own list; add new files here explicitly.
-COMMON_SOURCES = ["csrc/common/error.c", "csrc/common/threads.c", "csrc/common/memory.c",
-                  "csrc/common/blas.c"]
+COMMON_SOURCES = ["csrc/common/error.c", "csrc/common/threads.c", "csrc/common/memory.c", "csrc/common/blas.c"]
 
 IO_SOURCES = ["csrc/io/nifti.c", "csrc/io/gzip.c", "csrc/io/scale.c"]
 
 IMAGE_SOURCES = []
 
-NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/nn/act.c",
-              "csrc/nn/pool.c", "csrc/nn/upsample.c", "csrc/nn/linear.c",
-              "csrc/nn/loss.c", "csrc/nn/optim.c", "csrc/py/py_nn_train.c"]
+NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/nn/act.c", "csrc/nn/pool.c",
+              "csrc/nn/upsample.c", "csrc/nn/linear.c", "csrc/nn/loss.c", "csrc/nn/optim.c", "csrc/py/py_nn_train.c",
+              "csrc/nn/gemm_avx512.c"]
 
 SCORES_SOURCES = ["csrc/scores/sparcc_sij.c", "csrc/scores/sparcc_spine.c", "csrc/scores/sparcc_sss.c",
                   "csrc/scores/msasss.c", "csrc/scores/mny.c", "csrc/scores/asas.c", "csrc/scores/kl.c",
-                  "csrc/scores/oarsi_hip.c", "csrc/scores/svdh.c", "csrc/scores/us_synovitis.c",
-                  "csrc/scores/asdas.c", "csrc/scores/basdai.c", "csrc/scores/das28.c",
-                  "csrc/scores/seg_metrics.c"]
+                  "csrc/scores/oarsi_hip.c", "csrc/scores/svdh.c", "csrc/scores/us_synovitis.c", "csrc/scores/asdas.c",
+                  "csrc/scores/basdai.c", "csrc/scores/das28.c", "csrc/scores/seg_metrics.c"]
 
 STATS_SOURCES = []
 
-PY_SOURCES = ["csrc/py/module.c", "csrc/py/py_util.c", "csrc/py/py_config.c",
-              "csrc/py/py_io.c", "csrc/py/py_image.c", "csrc/py/py_nn.c",
-              "csrc/py/py_scores.c", "csrc/py/py_stats.c"]
+PY_SOURCES = ["csrc/py/module.c", "csrc/py/py_util.c", "csrc/py/py_config.c", "csrc/py/py_io.c",
+              "csrc/py/py_image.c", "csrc/py/py_nn.c", "csrc/py/py_scores.c", "csrc/py/py_stats.c"]
 
 ALL_SOURCES = (COMMON_SOURCES + IO_SOURCES + IMAGE_SOURCES + NN_SOURCES + SCORES_SOURCES
                + STATS_SOURCES + PY_SOURCES)
