@@ -28,7 +28,7 @@ IO_SOURCES = ["csrc/io/nifti.c", "csrc/io/gzip.c", "csrc/io/scale.c"]
 IMAGE_SOURCES = []
 NN_SOURCES = []
 SCORES_SOURCES = []
-STATS_SOURCES = []
+STATS_SOURCES = ["csrc/stats/sort.c", "csrc/stats/roc.c", "csrc/stats/bootstrap.c"]
 PY_SOURCES = ["csrc/py/module.c", "csrc/py/py_util.c", "csrc/py/py_config.c",
               "csrc/py/py_io.c", "csrc/py/py_image.c", "csrc/py/py_nn.c",
               "csrc/py/py_scores.c", "csrc/py/py_stats.c"]
