@@ -12,6 +12,7 @@
 static inline uint64_t order_key(double v)
 {
     uint64_t u;
+    v += 0.0; /* -0.0 becomes +0.0: equal values must tie (stable order) */
     memcpy(&u, &v, sizeof u);
     return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
 }
