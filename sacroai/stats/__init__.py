@@ -7,3 +7,8 @@ cross-validation.  Hot loops run in the C core (sacroai._core.stats_*).
 from .results import AUCResult, Estimate, TestResult
 from .roc import (average_precision, delong_test, delong_test_unpaired, multiclass_auc,
                   precision_recall_curve, roc_auc, roc_curve, youden_threshold)
+from .threshold import AccuracyResult, ConfusionResult, confusion_matrix, diagnostic_accuracy, proportion_ci
+from .calibration import (CalibrationCurve, CalibrationFit, Recalibrator, brier_score, calibration_curve,
+                          calibration_fit, calibration_in_the_large, calibration_slope, hosmer_lemeshow)
+from .models import (LinearResult, LogisticResult, Nomogram, SeparationError, linear_regression,
+                     logistic_regression, nomogram, stack_predictions)
