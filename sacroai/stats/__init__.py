@@ -12,3 +12,8 @@ from .calibration import (CalibrationCurve, CalibrationFit, Recalibrator, brier_
                           calibration_fit, calibration_in_the_large, calibration_slope, hosmer_lemeshow)
 from .models import (LinearResult, LogisticResult, Nomogram, SeparationError, linear_regression,
                      logistic_regression, nomogram, stack_predictions)
+from .dca import DecisionCurveResult, decision_curve
+from .agreement import (BlandAltmanResult, ICCResult, bland_altman, cohen_kappa, fleiss_kappa, icc,
+                        pearson, smallest_detectable_change, spearman)
+from .group_tests import (benjamini_hochberg, chi2_test, fisher_exact, kruskal_wallis, mann_whitney,
+                          ttest)
