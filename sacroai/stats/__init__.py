@@ -17,3 +17,5 @@ from .agreement import (BlandAltmanResult, ICCResult, bland_altman, cohen_kappa,
                         pearson, smallest_detectable_change, spearman)
 from .group_tests import (benjamini_hochberg, chi2_test, fisher_exact, kruskal_wallis, mann_whitney,
                           ttest)
+from .cv import (CVResult, LeakageError, PatientKFold, RepeatedStratifiedPatientKFold, StratifiedPatientKFold,
+                 check_no_leakage, cross_validate, export_nnunet_splits, nested_splits)
