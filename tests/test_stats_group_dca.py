@@ -148,9 +148,40 @@ def test_decision_curve_bootstrap_bands():
     (lambda: mann_whitney([1, 2, np.nan], [2, 3, 4]), "NaN"),
     (lambda: ttest([1, 2, 3], [1, 2, 3], kind="pooled"), "kind"),
     (lambda: chi2_test([[1, 2], [0, 0]]), "sums to zero"),
-    (lambda: fisher_exact([[1, 2, 3], [1, 2, 3]]), "2x2"),
+    (lambda: fisher_exact([[1, 2, 3], [1, 2, 3]], alternative="less"), "two-sided"),
     (lambda: benjamini_hochberg([0.1, 1.2]), "\\[0, 1\\]"),
 ])
 def test_bad_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def fisher_rxc_twin(T):
+    """Brute force over the free cells; table probabilities from scipy.stats.random_table."""
+    import itertools
+    T = np.asarray(T)
+    rows, cols = T.sum(1), T.sum(0)
+    dist = st.random_table(rows, cols)
+    p_obs = dist.pmf(T)
+    r, c = T.shape
+    total = 0.0
+    for free in itertools.product(range(int(T.sum()) + 1), repeat=(r - 1) * (c - 1)):
+        tab = np.zeros((r, c), dtype=int)
+        tab[:r - 1, :c - 1] = np.reshape(free, (r - 1, c - 1))
+        tab[:r - 1, c - 1] = rows[:r - 1] - tab[:r - 1, :c - 1].sum(1)
+        tab[r - 1] = cols - tab[:r - 1].sum(0)
+        if (tab < 0).any():
+            continue
+        p = dist.pmf(tab)
+        if p <= p_obs * (1 + 1e-7):
+            total += p
+    return total
+
+
+def test_fisher_rxc_matches_enumeration_twin():
+    for T in ([[3, 1, 2], [1, 3, 4]], [[2, 0], [1, 3], [0, 4]], [[1, 2, 0], [0, 1, 3], [2, 0, 1]]):
+        assert fisher_exact(T).p_value == pytest.approx(fisher_rxc_twin(T), rel=RTOL)
+    # the r x c path on a 2x2 table agrees with the hypergeometric 2x2 test
+    from sacroai.stats.group_tests import _fisher_rxc
+    assert _fisher_rxc(np.array([[3, 1], [1, 3]])).p_value == pytest.approx(st.fisher_exact([[3, 1], [1, 3]]).pvalue,
+                                                                            rel=RTOL)

@@ -223,7 +223,9 @@ def chi2_test(table, *, correction=True):
 
 
 def fisher_exact(table, *, alternative="two-sided", conf_level=0.95):
-    """Fisher's exact test on a 2x2 table [[a, b], [c, d]].
+    """Fisher's exact test on a 2x2 table [[a, b], [c, d]], or on an r x c table
+    (Freeman-Halton exact enumeration, two-sided only; statistic = probability of
+    the observed table).
 
     Two-sided p sums the hypergeometric probabilities not larger than the observed
     one (relative tolerance 1e-7, as R).  ``estimate`` is the sample odds ratio
@@ -231,7 +233,9 @@ def fisher_exact(table, *, alternative="two-sided", conf_level=0.95):
     _check_alt(alternative)
     T = _table(table)
     if T.shape != (2, 2):
-        raise ValueError(f"fisher_exact supports 2x2 tables, got shape {T.shape}; use chi2_test for r x c")
+        if alternative != "two-sided":
+            raise ValueError("r x c tables support only alternative='two-sided'")
+        return _fisher_rxc(T)
     a, b, c, d = (int(v) for v in T.ravel())
     r1, c1, n = a + b, a + c, a + b + c + d
     lo, hi = max(0, c1 - (n - r1)), min(r1, c1)
@@ -249,6 +253,66 @@ def fisher_exact(table, *, alternative="two-sided", conf_level=0.95):
     return TestResult(statistic=float(orr), p_value=float(min(1.0, p)), method="Fisher exact", estimate=float(orr),
                       effect_size=float(orr), effect_size_name="sample odds ratio", alternative=alternative,
                       n=n)
+
+
+def _fisher_rxc(T, max_tables=2_000_000):
+    """Freeman-Halton extension: exact enumeration of all r x c tables with the observed
+    margins; p = total probability of tables no more probable than the observed one
+    (relative tolerance 1e-7)."""
+    from scipy.special import gammaln
+    T = T.astype(np.int64)
+    rows, cols = T.sum(axis=1), T.sum(axis=0)
+    n = int(T.sum())
+    r, c = T.shape
+    const = gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(n + 1)
+
+    def logp(tab):
+        return const - gammaln(tab + 1).sum()
+
+    lp_obs = logp(T)
+    limit = lp_obs + np.log1p(1e-7)
+    total = 0.0
+    count = 0
+    cur = np.zeros((r, c), dtype=np.int64)
+
+    def fill(i, j, row_left, col_left):
+        # fill cell (i, j) of the first r-1 rows, column by column; the last row is implied
+        nonlocal total, count
+        if i == r - 1:
+            cur[r - 1] = col_left
+            count += 1
+            if count > max_tables:
+                raise ValueError(f"more than {max_tables} tables share these margins: the exact test is too "
+                                 "expensive; use chi2_test")
+            lp = logp(cur)
+            if lp <= limit:
+                total += np.exp(lp)
+            return
+        if j == c - 1:
+            v = row_left[i]
+            if v > col_left[j]:
+                return
+            cur[i, j] = v
+            col_left[j] -= v
+            fill(i + 1, 0, row_left, col_left)
+            col_left[j] += v
+            return
+        # the rest of row i must fit in the remaining columns
+        rest_cap = col_left[j + 1:].sum()
+        lo = max(0, row_left[i] - rest_cap)
+        hi = min(row_left[i], col_left[j])
+        for v in range(lo, hi + 1):
+            cur[i, j] = v
+            row_left[i] -= v
+            col_left[j] -= v
+            fill(i, j + 1, row_left, col_left)
+            row_left[i] += v
+            col_left[j] += v
+
+    fill(0, 0, rows.copy(), cols.copy())
+    return TestResult(statistic=float(np.exp(lp_obs)), p_value=float(min(1.0, total)),
+                      method="Fisher exact (Freeman-Halton, r x c)", n=n,
+                      extra={"tables_enumerated": count})
 
 
 def benjamini_hochberg(p_values):
