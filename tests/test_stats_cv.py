@@ -146,3 +146,10 @@ def test_splitter_bad_inputs():
         list(PatientKFold(5).split(X[:4], y[:4], ["a", "a", "b", "b"]))
     with pytest.raises(ValueError, match="single class"):
         list(StratifiedPatientKFold(2).split(X, np.zeros(len(y)), g))
+
+
+def test_cross_validate_repeated_splitter_collects_each_repeat():
+    X, y, g = sij_cohort()
+    res = cross_validate(_fit_predict, X, y, g, RepeatedStratifiedPatientKFold(3, n_repeats=2, random_state=0))
+    assert res.oof.shape == (2, len(y)) and not np.isnan(res.oof).any()
+    assert len(res.fold_metrics) == 6

@@ -233,3 +233,26 @@ def test_bad_inputs_raise(call, match):
 def test_single_case_per_class_gives_nan_se():
     r = roc_auc([0, 1], [0.1, 0.9])
     assert r.estimate == 1.0 and np.isnan(r.se) and np.isnan(r.ci_low)
+
+
+def test_core_wrappers_reject_bad_arguments():
+    s = np.array([0.1, 0.2, 0.3])
+    y = np.array([0, 1, 1], dtype=np.uint8)
+    with pytest.raises(ValueError, match="y_true and y_score"):
+        _core.stats_delong_placements(s, y[:2])
+    with pytest.raises(ValueError, match="not 0 or 1"):
+        _core.stats_roc_counts(s, np.array([0, 2, 1], dtype=np.uint8))
+    with pytest.raises(ValueError, match="NaN"):
+        _core.stats_argsort(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="unit"):
+        _core.stats_boot_auc(s, y, np.array([0, 1, 5]), np.zeros(3, dtype=np.int64), 1, 10, 0)
+    with pytest.raises(ValueError, match="n_boot"):
+        _core.stats_boot_counts(np.zeros(3, dtype=np.int64), 1, 0, 0)
+    with pytest.raises(ValueError, match="stratum"):
+        _core.stats_boot_counts(np.array([0, 3], dtype=np.int64), 2, 5, 0)
+
+
+def test_delong_with_groups_warns():
+    y, s = synthetic(40, False, 11)
+    with pytest.warns(UserWarning, match="bootstrap"):
+        roc_auc(y, s, groups=np.arange(40) // 2)

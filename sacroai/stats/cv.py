@@ -199,7 +199,8 @@ def export_nnunet_splits(splits, case_ids, path=None):
 @dataclass
 class CVResult:
     """Out-of-fold predictions (`oof`, NaN for rows never tested), the fold that tested
-    each row (-1 if none), per-fold metrics and the splits used."""
+    each row (-1 if none), per-fold metrics and the splits used.  With a repeated
+    splitter, `oof` and `fold_of_row` gain a leading axis (n_repeats, n, ...)."""
     oof: np.ndarray
     fold_of_row: np.ndarray
     fold_metrics: List[Dict[str, float]]
@@ -281,14 +282,22 @@ def cross_validate(fit_predict: Callable, X, y, groups, splitter=None, *, metric
             with ThreadPoolExecutor(max_workers=workers) as ex:
                 outs = list(ex.map(lambda s: _run_fold(fit_predict, X, y, s[0], s[1], metrics), splits))
             backend = "threads"
+    # A row tested a second time starts a new repeat (repeated splitters).
+    repeat_of_split, rep, tested = [], 0, np.zeros(n, dtype=bool)
+    for tr, te in splits:
+        if tested[te].any():
+            rep += 1
+            tested[:] = False
+        tested[te] = True
+        repeat_of_split.append(rep)
+    n_rep = rep + 1
     first = np.asarray(outs[0][0])
-    oof = np.full((n,) + first.shape[1:], np.nan)
-    fold_of_row = np.full(n, -1, dtype=np.int64)
-    for f, ((tr, te), (pred, _)) in enumerate(zip(splits, outs)):
-        if (fold_of_row[te] >= 0).any():
-            raise ValueError("a row is tested in more than one fold; use one repeat of a K-fold splitter "
-                             "to collect out-of-fold predictions")
-        oof[te] = pred
-        fold_of_row[te] = f
+    oof = np.full((n_rep, n) + first.shape[1:], np.nan)
+    fold_of_row = np.full((n_rep, n), -1, dtype=np.int64)
+    for f, ((tr, te), (pred, _), r) in enumerate(zip(splits, outs, repeat_of_split)):
+        oof[r, te] = pred
+        fold_of_row[r, te] = f
+    if n_rep == 1:
+        oof, fold_of_row = oof[0], fold_of_row[0]
     return CVResult(oof=oof, fold_of_row=fold_of_row, fold_metrics=[m for _, m in outs], splits=splits,
                     extra={"backend": backend})

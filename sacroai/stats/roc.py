@@ -88,6 +88,8 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         entropy; the seed used is stored in ``result.extra['seed']``).
     direction : "higher" (default) or "lower" (lower score = more likely positive).
     nan_policy : "raise" (default) or "omit" (complete cases).
+    groups : patient ids; used by the bootstrap (patients resampled).  The DeLong
+        variance assumes independent rows, so ``ci="delong"`` with groups warns.
 
     Returns
     -------
@@ -110,6 +112,10 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
     if ci is None:
         res.method = "none"
     elif ci == "delong":
+        if groups is not None and len(np.unique(codes)) < len(y):
+            import warnings
+            warnings.warn("the DeLong interval treats rows as independent although groups has repeated "
+                          "patients; use ci='bootstrap' for a patient-level interval", stacklevel=2)
         res.ci_low = float(np.clip(auc - z * res.se, 0.0, 1.0))
         res.ci_high = float(np.clip(auc + z * res.se, 0.0, 1.0))
         res.convention += "; DeLong Wald interval clipped to [0, 1]"
