@@ -252,7 +252,17 @@ def test_core_wrappers_reject_bad_arguments():
         _core.stats_boot_counts(np.array([0, 3], dtype=np.int64), 2, 5, 0)
 
 
-def test_delong_with_groups_warns():
-    y, s = synthetic(40, False, 11)
-    with pytest.warns(UserWarning, match="bootstrap"):
-        roc_auc(y, s, groups=np.arange(40) // 2)
+def test_clustered_delong_matches_obuchowski_twin():
+    rng = np.random.default_rng(12)
+    groups = np.repeat(np.arange(60), 2)  # two joints per patient
+    latent = np.repeat(rng.normal(size=60), 2)
+    y = (latent + 0.7 * rng.normal(size=120) > 0.3).astype(int)
+    s = np.round(latent + rng.normal(size=120) + y, 1)
+    r = roc_auc(y, s, groups=groups)
+    assert r.method == "delong-clustered"
+    assert r.se == pytest.approx(ref.obuchowski_se(y, s, groups), rel=RTOL)
+    assert r.estimate == pytest.approx(metrics.roc_auc_score(y, s), rel=RTOL)
+    b = roc_auc(y, s, groups=groups, ci="bootstrap", n_boot=2000, seed=3)
+    assert abs(b.se - r.se) < 0.3 * r.se  # same target: the patient-level sampling variance
+    # singleton groups: plain DeLong
+    assert roc_auc(y, s, groups=np.arange(120)).se == roc_auc(y, s).se

@@ -70,6 +70,25 @@ def _delong_se(v10, v01):
     return float(np.sqrt(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n))
 
 
+def _obuchowski_se(auc, v10, v01, y, codes):
+    """Clustered DeLong variance (Obuchowski 1997, Biometrics 53:567):
+    var = S10/M + S01/N + 2 S11/(M N) with per-cluster sums of placement values."""
+    n_cl = int(codes.max()) + 1
+    if n_cl < 2:
+        return float("nan")
+    pos, neg = y == 1, y == 0
+    M, N = len(v10), len(v01)
+    m_i = np.bincount(codes[pos], minlength=n_cl)
+    n_i = np.bincount(codes[neg], minlength=n_cl)
+    v10_i = np.bincount(codes[pos], weights=v10, minlength=n_cl) - m_i * auc
+    v01_i = np.bincount(codes[neg], weights=v01, minlength=n_cl) - n_i * auc
+    f = n_cl / (n_cl - 1)
+    s10 = f / M * np.sum(v10_i ** 2)
+    s01 = f / N * np.sum(v01_i ** 2)
+    s11 = f * np.sum(v10_i * v01_i)
+    return float(np.sqrt(max(s10 / M + s01 / N + 2 * s11 / (M * N), 0.0)))
+
+
 def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boot=2000, seed=None,
             direction="higher", nan_policy="raise"):
     """Area under the ROC curve (Mann-Whitney form: ties count 1/2) with an interval.
@@ -88,8 +107,9 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         entropy; the seed used is stored in ``result.extra['seed']``).
     direction : "higher" (default) or "lower" (lower score = more likely positive).
     nan_policy : "raise" (default) or "omit" (complete cases).
-    groups : patient ids; used by the bootstrap (patients resampled).  The DeLong
-        variance assumes independent rows, so ``ci="delong"`` with groups warns.
+    groups : patient ids (several rows per patient: both SIJs, visits).  The bootstrap
+        resamples patients; ``ci="delong"`` uses Obuchowski's (1997) clustered
+        variance of the DeLong placement values (method "delong-clustered").
 
     Returns
     -------
@@ -113,9 +133,9 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         res.method = "none"
     elif ci == "delong":
         if groups is not None and len(np.unique(codes)) < len(y):
-            import warnings
-            warnings.warn("the DeLong interval treats rows as independent although groups has repeated "
-                          "patients; use ci='bootstrap' for a patient-level interval", stacklevel=2)
+            res.se = _obuchowski_se(auc, v10, v01, y, codes)
+            res.method = "delong-clustered"
+            res.convention += "; clustered (Obuchowski 1997) variance by groups"
         res.ci_low = float(np.clip(auc - z * res.se, 0.0, 1.0))
         res.ci_high = float(np.clip(auc + z * res.se, 0.0, 1.0))
         res.convention += "; DeLong Wald interval clipped to [0, 1]"

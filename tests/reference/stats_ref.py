@@ -91,3 +91,29 @@ def boot_counts(unit_stratum, n_strata, n_boot, seed):
             for _ in range(len(members)):
                 out[b, members[r.below(len(members))]] += 1
     return out
+
+
+def obuchowski_se(y, s, groups):
+    """Obuchowski (1997) clustered AUC variance, directly from the psi matrix."""
+    y = np.asarray(y).astype(bool)
+    g = np.asarray(groups)
+    x, z = s[y], s[~y]
+    gx, gz = g[y], g[~y]
+    psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+    M, N = len(x), len(z)
+    theta = psi.mean()
+    clusters = np.unique(g)
+    I = len(clusters)
+    s10 = s01 = s11 = 0.0
+    for c in clusters:
+        rows = gx == c
+        cols = gz == c
+        a = psi[rows].sum() / N - rows.sum() * theta   # sum of V10 over the cluster's positives
+        b = psi[:, cols].sum() / M - cols.sum() * theta  # sum of V01 over the cluster's negatives
+        s10 += a * a
+        s01 += b * b
+        s11 += a * b
+    s10 *= I / ((I - 1) * M)
+    s01 *= I / ((I - 1) * N)
+    s11 *= I / (I - 1)
+    return np.sqrt(s10 / M + s01 / N + 2 * s11 / (M * N))
