@@ -266,3 +266,13 @@ def test_clustered_delong_matches_obuchowski_twin():
     assert abs(b.se - r.se) < 0.3 * r.se  # same target: the patient-level sampling variance
     # singleton groups: plain DeLong
     assert roc_auc(y, s, groups=np.arange(120)).se == roc_auc(y, s).se
+
+
+def test_roc_curve_direction_lower_thresholds():
+    y, s = synthetic(50, True, 13)
+    fpr, tpr, thr = roc_curve(y, s, direction="lower")
+    f2, t2, th2 = roc_curve(y, -s)
+    np.testing.assert_array_equal(fpr, f2)
+    assert thr[0] == -np.inf and np.all(np.diff(thr[1:]) > 0)
+    j = 5
+    assert tpr[j] == np.mean(s[y == 1] <= thr[j])

@@ -1,6 +1,6 @@
 """Display objects: compute in from_*(), draw in plot(ax=None)."""
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 

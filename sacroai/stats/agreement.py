@@ -1,7 +1,7 @@
 """Agreement and reliability: ICC (six Shrout & Fleiss forms), Cohen's and Fleiss' kappa,
 Bland-Altman, Pearson/Spearman with intervals, smallest detectable change."""
-from dataclasses import dataclass, field
-from typing import Dict, Optional
+from dataclasses import dataclass
+from typing import Dict
 
 import numpy as np
 from scipy import stats as _st

@@ -5,7 +5,7 @@ Treat-all: prevalence - (1 - prevalence)·pt/(1 - pt); treat-none: 0.
 Interventions avoided per 100 = (NB_model - NB_all) · (1 - pt)/pt · 100 (NaN at pt = 0).
 """
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 

@@ -14,7 +14,7 @@ from scipy import stats as _st
 from .. import _core
 from ._validation import (as_1d_float, as_binary, check_conf_level, complete_cases,
                           groups_to_codes, require_both_classes, resolve_seed)
-from .results import AUCResult, Estimate, TestResult
+from .results import AUCResult, TestResult
 
 DIRECTIONS = ("higher", "lower")
 
@@ -49,7 +49,8 @@ def roc_curve(y_true, y_score, *, drop_intermediate=False, direction="higher", n
     -------
     fpr, tpr, thresholds : arrays of length k + 1 (k distinct scores);
         ``thresholds[0] = +inf`` (the point (0, 0)), then decreasing scores;
-        point j uses the rule ``score >= thresholds[j]``.
+        point j uses the rule ``score >= thresholds[j]``.  With direction="lower"
+        the rule is ``score <= thresholds[j]`` and thresholds increase from -inf.
     """
     y, s = _prepare(y_true, y_score, nan_policy, direction)
     require_both_classes(y)
@@ -58,9 +59,10 @@ def roc_curve(y_true, y_score, *, drop_intermediate=False, direction="higher", n
     if drop_intermediate and k > 2:
         keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
         thr, tps, fps = thr[keep], tps[keep], fps[keep]
-    if direction == "lower":
-        thr = -thr
-    return (np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]], np.r_[np.inf, thr])
+    first = np.inf
+    if direction == "lower":  # rule score <= t: thresholds increase from -inf
+        thr, first = -thr, -np.inf
+    return (np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]], np.r_[first, thr])
 
 
 def _delong_se(v10, v01):
