@@ -138,6 +138,7 @@ def test_recalibration_platt_and_isotonic(cancer):
         Recalibrator().transform(p)
 
 
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")
 def test_logistic_matches_statsmodels(cancer):
     X, y, _ = cancer
     Xs = X[:, [0, 1, 4]]

@@ -181,3 +181,12 @@ def test_smallest_detectable_change_two_sessions():
 def test_bad_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_fleiss_kappa_z_matches_irr_printed_output():
+    # R irr::kappam.fleiss on 4 subjects x 3 raters, printed: Kappa = 0.745, z = 3.61, p-value = 0.000308
+    R = np.array([["A", "A", "A"], ["B", "B", "B"], ["A", "B", "A"], ["C", "C", "C"]])
+    r = fleiss_kappa(R)
+    assert round(r.estimate, 3) == 0.745
+    assert round(r.extra["z"], 2) == 3.61
+    assert float(f"{r.extra['p_value']:.3g}") == 0.000308
