@@ -19,6 +19,7 @@ from .agreement import (BlandAltmanResult, ICCResult, SDCResult, bland_altman, c
                         pearson, smallest_detectable_change, spearman)
 from .group_tests import (benjamini_hochberg, chi2_test, fisher_exact, kruskal_wallis, mann_whitney,
                           ttest)
+from .resample import auc_difference_bootstrap, bootstrap_ci, bootstrap_indices
 from .cv import (CVResult, LeakageError, PatientKFold, RepeatedStratifiedPatientKFold, StratifiedPatientKFold,
                  check_no_leakage, cross_validate, export_nnunet_splits, nested_splits)
 
@@ -43,6 +44,8 @@ __all__ = [
     # models
     "logistic_regression", "linear_regression", "nomogram", "stack_predictions", "SeparationError",
     "LogisticResult", "LinearResult", "Nomogram", "StackingResult",
+    # bootstrap
+    "bootstrap_indices", "bootstrap_ci", "auc_difference_bootstrap",
     # cross-validation
     "PatientKFold", "StratifiedPatientKFold", "RepeatedStratifiedPatientKFold", "nested_splits",
     "check_no_leakage", "cross_validate", "export_nnunet_splits", "LeakageError", "CVResult",
