@@ -184,7 +184,7 @@ sai_status sai_stats_boot_auc(const double *score, const uint8_t *y, const int64
 #pragma omp atomic write
             failed = 1;
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 32)
         for (int64_t b = 0; b < n_boot; b++) {
             if (!counts) continue;
             memset(counts, 0, (size_t)n_units * sizeof(int32_t));

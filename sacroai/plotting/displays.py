@@ -181,7 +181,10 @@ class NomogramDisplay:
 
     def plot(self, ax=None, *, n_ticks=5):
         from ..stats._validation import logit
+        new_figure = ax is None
         self.figure_, self.ax_ = fig, ax = axes(ax)
+        if new_figure:
+            fig.subplots_adjust(left=0.22)  # room for the row labels
         nm = self.nomogram
         rows = ["Points"] + list(nm.names) + ["Total points", "Probability"]
         y = np.arange(len(rows))[::-1]
