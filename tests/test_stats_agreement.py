@@ -190,3 +190,12 @@ def test_fleiss_kappa_z_matches_irr_printed_output():
     assert round(r.estimate, 3) == 0.745
     assert round(r.extra["z"], 2) == 3.61
     assert float(f"{r.extra['p_value']:.3g}") == 0.000308
+
+
+def test_cohen_kappa_nan_policy():
+    a = np.array([0, 1, 2, 2, np.nan, 1.0])
+    b = np.array([0, 1, 2, 1, 2, np.nan])
+    with pytest.raises(ValueError, match="NaN"):
+        cohen_kappa(a, b)
+    r = cohen_kappa(a, b, nan_policy="omit")
+    assert r.n == 4 and r.estimate == cohen_kappa(a[:4], b[:4]).estimate

@@ -185,3 +185,18 @@ def test_fisher_rxc_matches_enumeration_twin():
     from sacroai.stats.group_tests import _fisher_rxc
     assert _fisher_rxc(np.array([[3, 1], [1, 3]])).p_value == pytest.approx(st.fisher_exact([[3, 1], [1, 3]]).pvalue,
                                                                             rel=RTOL)
+
+
+def test_decision_curve_nan_policy_omit_is_complete_case():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, 80)
+    y = (rng.random(80) < p).astype(float)
+    q = p.copy()
+    q[[2, 9]] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        decision_curve(y, {"m": q})
+    a = decision_curve(y, {"m": q, "p": p}, nan_policy="omit")
+    keep = ~np.isnan(q)
+    b = decision_curve(y[keep], {"m": p[keep], "p": p[keep]})
+    np.testing.assert_array_equal(a.net_benefit["m"], b.net_benefit["m"])
+    assert a.n == 78

@@ -173,13 +173,14 @@ def _kappa_weights(K, weights):
     raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
 
 
-def cohen_kappa(rater1, rater2, *, weights=None, labels=None, conf_level=0.95):
+def cohen_kappa(rater1, rater2, *, weights=None, labels=None, conf_level=0.95, nan_policy="raise"):
     """Cohen's kappa for two raters, optionally weighted.
 
     weights : None (unweighted), "linear" or "quadratic"; weights use the position
         of each category among the observed categories (sorted), or among `labels`.
     SE: large-sample non-null variance of Fleiss, Cohen & Everitt (1969);
-    CI = kappa ± z·SE.  All ratings in one category: kappa is NaN."""
+    CI = kappa ± z·SE.  All ratings in one category: kappa is NaN.
+    nan_policy : "raise" (default) or "omit" (pairs where both raters gave a rating)."""
     conf_level = check_conf_level(conf_level)
     a, b = np.asarray(rater1), np.asarray(rater2)
     if a.ndim != 1 or b.ndim != 1:
@@ -188,9 +189,17 @@ def cohen_kappa(rater1, rater2, *, weights=None, labels=None, conf_level=0.95):
         raise ValueError(f"rater1 and rater2 must have the same length, got {len(a)} and {len(b)}")
     if len(a) == 0:
         raise ValueError("no ratings")
+    miss = np.zeros(len(a), dtype=bool)
     for nm, x in (("rater1", a), ("rater2", b)):
         if x.dtype.kind == "f" and np.isnan(x).any():
-            raise ValueError(f"{nm} contains NaN")
+            if nan_policy != "omit":
+                raise ValueError(f"{nm} contains NaN; pass nan_policy='omit' for complete pairs")
+            miss |= np.isnan(x)
+    if nan_policy not in ("raise", "omit"):
+        raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}")
+    a, b = a[~miss], b[~miss]
+    if len(a) == 0:
+        raise ValueError("no complete pairs of ratings")
     cats = np.union1d(a, b) if labels is None else np.asarray(labels)
     idx = {c: i for i, c in enumerate(cats.tolist())}
     for nm, x in (("rater1", a), ("rater2", b)):

@@ -10,7 +10,7 @@ from typing import Dict
 import numpy as np
 
 from .. import _core
-from ._validation import (as_1d_float, as_binary, check_conf_level, check_probabilities,
+from ._validation import (as_1d_float, as_binary, check_conf_level, check_probabilities, complete_cases,
                           groups_to_codes, resolve_seed)
 
 TREAT_ALL = "Treat all"
@@ -47,7 +47,8 @@ def _net_benefit_weighted(y, r, thresholds, W):
     return tp_tail[:, first] / n - fp_tail[:, first] / n * odds
 
 
-def decision_curve(y_true, risks, *, thresholds=None, n_boot=0, conf_level=0.95, seed=None, groups=None):
+def decision_curve(y_true, risks, *, thresholds=None, n_boot=0, conf_level=0.95, seed=None, groups=None,
+                   nan_policy="raise"):
     """Net benefit of each model against treat-all and treat-none.
 
     Parameters
@@ -58,10 +59,9 @@ def decision_curve(y_true, risks, *, thresholds=None, n_boot=0, conf_level=0.95,
         A threshold >= 1 raises.
     n_boot : bootstrap replicates for percentile bands (0 = none); resampling stratified
         by outcome, or by patient when `groups` is given; explicit `seed`.
+    nan_policy : "raise" (default) or "omit" (rows complete in y_true and every model).
     """
     y = as_binary(y_true, "y_true")
-    if np.isnan(y).any():
-        raise ValueError("y_true contains NaN")
     if not isinstance(risks, dict):
         risks = {"model": risks}
     if not risks:
@@ -73,10 +73,20 @@ def decision_curve(y_true, risks, *, thresholds=None, n_boot=0, conf_level=0.95,
         a = as_1d_float(r, f"risks[{name!r}]")
         if len(a) != len(y):
             raise ValueError(f"risks[{name!r}] has {len(a)} values but y_true has {len(y)}")
-        if np.isnan(a).any():
-            raise ValueError(f"risks[{name!r}] contains NaN")
-        check_probabilities(a, f"risks[{name!r}]")
         R[name] = a
+    names = ["y_true"] + [f"risks[{k!r}]" for k in R]
+    cleaned = complete_cases(nan_policy, names, [y] + list(R.values()))
+    keep = None
+    if len(cleaned[0]) != len(y):
+        keep = ~np.isnan(y)
+        for a in R.values():
+            keep &= ~np.isnan(a)
+        if groups is not None:
+            groups = np.asarray(groups)[keep]
+    y = cleaned[0]
+    R = dict(zip(R.keys(), cleaned[1:]))
+    for name, a in R.items():
+        check_probabilities(a, f"risks[{name!r}]")
     if thresholds is None:
         thresholds = np.round(np.arange(100) / 100, 2)
     thresholds = as_1d_float(thresholds, "thresholds")
