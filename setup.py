@@ -38,7 +38,7 @@ SCORES_SOURCES = ["csrc/scores/sparcc_sij.c", "csrc/scores/sparcc_spine.c", "csr
                   "csrc/scores/oarsi_hip.c", "csrc/scores/svdh.c", "csrc/scores/us_synovitis.c", "csrc/scores/asdas.c",
                   "csrc/scores/basdai.c", "csrc/scores/das28.c", "csrc/scores/seg_metrics.c"]
 
-STATS_SOURCES = []
+STATS_SOURCES = ["csrc/stats/sort.c", "csrc/stats/roc.c", "csrc/stats/bootstrap.c"]
 
 PY_SOURCES = ["csrc/py/module.c", "csrc/py/py_util.c", "csrc/py/py_config.c", "csrc/py/py_io.c",
               "csrc/py/py_image.c", "csrc/py/py_nn.c", "csrc/py/py_scores.c", "csrc/py/py_stats.c"]
