@@ -25,7 +25,8 @@ from setuptools.command.build_ext import build_ext
 COMMON_SOURCES = ["csrc/common/error.c", "csrc/common/threads.c", "csrc/common/memory.c",
                   "csrc/common/blas.c"]
 IO_SOURCES = ["csrc/io/nifti.c", "csrc/io/gzip.c", "csrc/io/scale.c"]
-IMAGE_SOURCES = []
+IMAGE_SOURCES = ["csrc/image/typed.c", "csrc/image/spline.c", "csrc/image/resample.c",
+                 "csrc/image/gather.c"]
 NN_SOURCES = []
 SCORES_SOURCES = []
 STATS_SOURCES = []

@@ -1,7 +1,151 @@
 /* py_image.c: Python wrappers of the image core (csrc/image/). */
 #include "py_util.h"
+#include "sacroai/sai_image.h"
+
+/* An input volume as a C-contiguous array of 3 dimensions (the Python layer
+ * adds a leading 1 for 2-D images); any supported dtype. */
+static PyArrayObject *volume_arg(PyObject *obj, const char *name, sai_dtype *dt)
+{
+    PyArrayObject *a = sai_py_array(obj, name, -1, 3, 3, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 0);
+    if (!a) return NULL;
+    int t = sai_py_dtype(PyArray_TYPE(a));
+    if (t < 0) {
+        PyErr_Format(PyExc_TypeError, "%s has unsupported dtype %S", name, (PyObject *)PyArray_DESCR(a));
+        Py_DECREF(a);
+        return NULL;
+    }
+    *dt = (sai_dtype)t;
+    return a;
+}
+
+static int out_arg(PyObject *obj, const char *name, int ndim, PyArrayObject **arr, sai_dtype *dt)
+{
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy.ndarray", name);
+        return -1;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_NDIM(a) != ndim || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISWRITEABLE(a) ||
+        (PyArray_TYPE(a) != NPY_FLOAT32 && PyArray_TYPE(a) != NPY_FLOAT64)) {
+        PyErr_Format(PyExc_ValueError, "%s must be a writeable C-contiguous float32/float64 array of %d dimensions",
+                     name, ndim);
+        return -1;
+    }
+    *arr = a;
+    *dt = PyArray_TYPE(a) == NPY_FLOAT32 ? SAI_DT_F32 : SAI_DT_F64;
+    return 0;
+}
+
+static PyObject *py_resample_separable(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *out_obj;
+    double sc[3], off[3], cval;
+    int order[3], mode;
+    if (!PyArg_ParseTuple(args, "OO(ddd)(ddd)(iii)id", &in_obj, &out_obj, &sc[0], &sc[1], &sc[2],
+                          &off[0], &off[1], &off[2], &order[0], &order[1], &order[2], &mode, &cval))
+        return NULL;
+    sai_dtype dt, odt;
+    PyArrayObject *out;
+    if (out_arg(out_obj, "out", 3, &out, &odt)) return NULL;
+    PyArrayObject *in = volume_arg(in_obj, "vol", &dt);
+    if (!in) return NULL;
+    int64_t n[3], m[3];
+    for (int d = 0; d < 3; d++) {
+        n[d] = PyArray_DIM(in, d);
+        m[d] = PyArray_DIM(out, d);
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_resample_separable(PyArray_DATA(in), dt, n, PyArray_DATA(out), odt, m, sc, off,
+                                        order, mode, cval));
+    Py_DECREF(in);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_spline_coefficients(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OO", &in_obj, &out_obj)) return NULL;
+    sai_dtype dt, odt;
+    PyArrayObject *out;
+    if (out_arg(out_obj, "out", 3, &out, &odt)) return NULL;
+    if (odt != SAI_DT_F32) {
+        PyErr_SetString(PyExc_TypeError, "out must be float32");
+        return NULL;
+    }
+    PyArrayObject *in = volume_arg(in_obj, "vol", &dt);
+    if (!in) return NULL;
+    int64_t n[3];
+    for (int d = 0; d < 3; d++) {
+        n[d] = PyArray_DIM(in, d);
+        int64_t want = n[d] + (n[d] > 1 ? 2 * SAI_SPLINE_PAD : 0);
+        if (PyArray_DIM(out, d) != want) {
+            Py_DECREF(in);
+            PyErr_Format(PyExc_ValueError, "out axis %d must have %lld voxels", d, (long long)want);
+            return NULL;
+        }
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_spline_coefficients(PyArray_DATA(in), dt, n, (float *)PyArray_DATA(out)));
+    Py_DECREF(in);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_resample_gather(PyObject *self, PyObject *args)
+{
+    PyObject *src_obj, *out_obj, *mat_obj;
+    int order, mode;
+    double cval;
+    long long n[3];
+    if (!PyArg_ParseTuple(args, "O(LLL)OOiid", &src_obj, &n[0], &n[1], &n[2], &out_obj, &mat_obj,
+                          &order, &mode, &cval))
+        return NULL;
+    sai_dtype odt;
+    PyArrayObject *out;
+    if (out_arg(out_obj, "out", 3, &out, &odt)) return NULL;
+    PyArrayObject *src = sai_py_array(src_obj, "vol", NPY_FLOAT32, 3, 3,
+                                      NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 0);
+    if (!src) return NULL;
+    PyArrayObject *mat = sai_py_array(mat_obj, "matrix", NPY_FLOAT64, 2, 2,
+                                      NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 1);
+    if (!mat) {
+        Py_DECREF(src);
+        return NULL;
+    }
+    if (PyArray_DIM(mat, 0) != 3 || PyArray_DIM(mat, 1) != 4) {
+        Py_DECREF(src);
+        Py_DECREF(mat);
+        PyErr_SetString(PyExc_ValueError, "matrix must be 3x4");
+        return NULL;
+    }
+    int64_t nn[3] = {n[0], n[1], n[2]}, m[3];
+    for (int d = 0; d < 3; d++) {
+        m[d] = PyArray_DIM(out, d);
+        int64_t want = nn[d] + ((order == 3 && nn[d] > 1) ? 2 * SAI_SPLINE_PAD : 0);
+        if (PyArray_DIM(src, d) != want) {
+            Py_DECREF(src);
+            Py_DECREF(mat);
+            PyErr_Format(PyExc_ValueError, "vol axis %d must have %lld voxels", d, (long long)want);
+            return NULL;
+        }
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_resample_gather((const float *)PyArray_DATA(src), nn, PyArray_DATA(out), odt, m,
+                                     (const double *)PyArray_DATA(mat), order, mode, cval));
+    Py_DECREF(src);
+    Py_DECREF(mat);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
 
 PyMethodDef sai_py_image_methods[] = {
+    {"image_resample_separable", py_resample_separable, METH_VARARGS,
+     "image_resample_separable(vol, out, scale, offset, orders, mode, cval)"},
+    {"image_spline_coefficients", py_spline_coefficients, METH_VARARGS,
+     "image_spline_coefficients(vol, out)"},
+    {"image_resample_gather", py_resample_gather, METH_VARARGS,
+     "image_resample_gather(src, n, out, matrix3x4, order, mode, cval)"},
     {NULL, NULL, 0, NULL},
 };
 

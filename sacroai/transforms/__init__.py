@@ -1,0 +1,10 @@
+"""Preprocessing transforms: orientation, resampling, cropping, intensity
+normalization, filters and seeded augmentation.  Import as
+``sacroai.transforms``."""
+from .orientation import reorient
+from .resample import anisotropic_axis, resample, resample_labels, target_spacing
+
+__all__ = ["reorient", "resample", "resample_labels", "target_spacing", "anisotropic_axis"]
+from .crop import bounding_box, crop_or_pad, crop_to_mask, extract_patch
+
+__all__ += ["crop_to_mask", "crop_or_pad", "extract_patch", "bounding_box"]
