@@ -139,7 +139,132 @@ static PyObject *py_resample_gather(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+
+/* Any-shape contiguous input (flattened view) of a supported dtype. */
+static PyArrayObject *flat_arg(PyObject *obj, const char *name, sai_dtype *dt)
+{
+    PyArrayObject *a = sai_py_array(obj, name, -1, 0, NPY_MAXDIMS, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 0);
+    if (!a) return NULL;
+    int t = sai_py_dtype(PyArray_TYPE(a));
+    if (t < 0) {
+        PyErr_Format(PyExc_TypeError, "%s has unsupported dtype %S", name, (PyObject *)PyArray_DESCR(a));
+        Py_DECREF(a);
+        return NULL;
+    }
+    *dt = (sai_dtype)t;
+    return a;
+}
+
+static PyObject *py_intensity_stats(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *mask_obj, *q_obj;
+    int nonzero, clip_lo, clip_hi;
+    if (!PyArg_ParseTuple(args, "OOpOii", &in_obj, &mask_obj, &nonzero, &q_obj, &clip_lo, &clip_hi))
+        return NULL;
+    sai_dtype dt;
+    PyArrayObject *in = flat_arg(in_obj, "vol", &dt);
+    if (!in) return NULL;
+    PyArrayObject *mask = NULL, *q = NULL;
+    if (mask_obj != Py_None) {
+        mask = sai_py_array(mask_obj, "mask", NPY_UINT8, 0, NPY_MAXDIMS, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 0);
+        if (!mask) goto fail;
+        if (PyArray_SIZE(mask) != PyArray_SIZE(in)) {
+            PyErr_SetString(PyExc_ValueError, "mask must have as many voxels as vol");
+            goto fail;
+        }
+    }
+    q = sai_py_array(q_obj, "q", NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 1);
+    if (!q) goto fail;
+    int nq = (int)PyArray_DIM(q, 0);
+    double qv[64];
+    if (nq > 64) {
+        PyErr_SetString(PyExc_ValueError, "at most 64 percentiles at once");
+        goto fail;
+    }
+    double mean, sd, mn, mx;
+    int64_t n;
+    sai_status rc;
+    SAI_CALL(rc, sai_intensity_stats(PyArray_DATA(in), dt, PyArray_SIZE(in),
+                                     mask ? (const uint8_t *)PyArray_DATA(mask) : NULL, nonzero,
+                                     (const double *)PyArray_DATA(q), nq, qv, clip_lo, clip_hi, &mean,
+                                     &sd, &n, &mn, &mx));
+    Py_DECREF(in);
+    Py_XDECREF(mask);
+    Py_DECREF(q);
+    if (rc) return sai_py_raise(rc);
+    PyObject *ql = PyList_New(nq);
+    if (!ql) return NULL;
+    for (int i = 0; i < nq; i++) PyList_SET_ITEM(ql, i, PyFloat_FromDouble(qv[i]));
+    return Py_BuildValue("NddLdd", ql, mean, sd, (long long)n, mn, mx);
+fail:
+    Py_DECREF(in);
+    Py_XDECREF(mask);
+    Py_XDECREF(q);
+    return NULL;
+}
+
+static PyObject *py_affine_clip(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *out_obj;
+    double lo, hi, shift, scale;
+    if (!PyArg_ParseTuple(args, "OOdddd", &in_obj, &out_obj, &lo, &hi, &shift, &scale)) return NULL;
+    sai_dtype dt, odt;
+    PyArrayObject *out;
+    if (!PyArray_Check(out_obj)) return PyErr_Format(PyExc_TypeError, "out must be an ndarray");
+    if (out_arg(out_obj, "out", PyArray_NDIM((PyArrayObject *)out_obj), &out, &odt)) return NULL;
+    PyArrayObject *in = flat_arg(in_obj, "vol", &dt);
+    if (!in) return NULL;
+    if (PyArray_SIZE(in) != PyArray_SIZE(out)) {
+        Py_DECREF(in);
+        return PyErr_Format(PyExc_ValueError, "out must have as many elements as vol");
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_affine_clip(PyArray_DATA(in), dt, PyArray_SIZE(in), PyArray_DATA(out), odt, lo, hi,
+                                 shift, scale));
+    Py_DECREF(in);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_piecewise_linear(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *out_obj, *xp_obj, *fp_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &in_obj, &out_obj, &xp_obj, &fp_obj)) return NULL;
+    sai_dtype dt, odt;
+    PyArrayObject *out;
+    if (!PyArray_Check(out_obj)) return PyErr_Format(PyExc_TypeError, "out must be an ndarray");
+    if (out_arg(out_obj, "out", PyArray_NDIM((PyArrayObject *)out_obj), &out, &odt)) return NULL;
+    PyArrayObject *in = flat_arg(in_obj, "vol", &dt);
+    if (!in) return NULL;
+    PyArrayObject *xp = sai_py_array(xp_obj, "landmarks", NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO, 1);
+    PyArrayObject *fp = xp ? sai_py_array(fp_obj, "standard", NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO, 1) : NULL;
+    sai_status rc = SAI_OK;
+    if (!xp || !fp) goto fail;
+    if (PyArray_SIZE(in) != PyArray_SIZE(out) || PyArray_DIM(xp, 0) != PyArray_DIM(fp, 0)) {
+        PyErr_SetString(PyExc_ValueError, "sizes of vol/out or landmarks/standard differ");
+        goto fail;
+    }
+    SAI_CALL(rc, sai_piecewise_linear(PyArray_DATA(in), dt, PyArray_SIZE(in), PyArray_DATA(out), odt,
+                                      (const double *)PyArray_DATA(xp), (const double *)PyArray_DATA(fp),
+                                      (int)PyArray_DIM(xp, 0)));
+    Py_DECREF(in);
+    Py_DECREF(xp);
+    Py_DECREF(fp);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(in);
+    Py_XDECREF(xp);
+    Py_XDECREF(fp);
+    return NULL;
+}
+
 PyMethodDef sai_py_image_methods[] = {
+    {"image_intensity_stats", py_intensity_stats, METH_VARARGS,
+     "image_intensity_stats(vol, mask_u8_or_None, nonzero, q, clip_lo, clip_hi) -> (qvals, mean, std, n, min, max)"},
+    {"image_affine_clip", py_affine_clip, METH_VARARGS, "image_affine_clip(vol, out, lo, hi, shift, scale)"},
+    {"image_piecewise_linear", py_piecewise_linear, METH_VARARGS,
+     "image_piecewise_linear(vol, out, landmarks, standard)"},
     {"image_resample_separable", py_resample_separable, METH_VARARGS,
      "image_resample_separable(vol, out, scale, offset, orders, mode, cval)"},
     {"image_spline_coefficients", py_spline_coefficients, METH_VARARGS,

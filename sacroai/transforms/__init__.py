@@ -8,3 +8,8 @@ __all__ = ["reorient", "resample", "resample_labels", "target_spacing", "anisotr
 from .crop import bounding_box, crop_or_pad, crop_to_mask, extract_patch
 
 __all__ += ["crop_to_mask", "crop_or_pad", "extract_patch", "bounding_box"]
+from .normalize import (CTNormalizer, NyulNormalizer, clip_percentiles, ct_window, minmax, percentile,
+                        zscore)
+
+__all__ += ["zscore", "percentile", "clip_percentiles", "minmax", "ct_window", "CTNormalizer",
+            "NyulNormalizer"]

@@ -44,20 +44,22 @@ sai_status sai_resample_gather(const float *src, const int64_t n[3], void *out, 
                                double cval);
 
 /* ---- normalization (normalize.c) ---- */
-/* Percentiles (q in [0, 100]) with numpy.percentile(method="linear")
- * semantics over the voxels where mask != 0 (mask may be NULL).  Integer
- * inputs of 8/16 bits use one histogram pass, others selection on a copy. */
-sai_status sai_percentiles(const void *in, sai_dtype dt, int64_t count, const uint8_t *mask,
-                           const double *q, int nq, double *result);
-/* Sum, sum of squares (about a shift), count, min, max over the mask. */
-sai_status sai_masked_moments(const void *in, sai_dtype dt, int64_t count, const uint8_t *mask,
-                              double *mean, double *std, int64_t *n_used, double *vmin,
-                              double *vmax);
+/* Percentiles and moments of the voxels selected by `mask` (uint8, nonzero =
+ * selected; NULL = all) and, when `nonzero`, by value != 0.
+ * qvals[i] = numpy.percentile(selected, q[i], method="linear") exactly
+ * (8/16-bit integers: one histogram pass; other types: selection on a copy;
+ * any NaN selected gives NaN).  mean/std (population) are of the selected
+ * values clipped to [qvals[clip_lo], qvals[clip_hi]] (index -1: no clip on
+ * that side).  n_used = number of selected voxels; 0 leaves results NaN. */
+sai_status sai_intensity_stats(const void *in, sai_dtype dt, int64_t count, const uint8_t *mask,
+                               int nonzero, const double *q, int nq, double *qvals, int clip_lo,
+                               int clip_hi, double *mean, double *std, int64_t *n_used,
+                               double *vmin, double *vmax);
 /* out = (clip(in, lo, hi) - shift) * scale, float32/float64 out. */
 sai_status sai_affine_clip(const void *in, sai_dtype dt, int64_t count, void *out,
                            sai_dtype out_dt, double lo, double hi, double shift, double scale);
-/* Piecewise-linear intensity map through (xp, fp) knots (Nyul), linear
- * extrapolation with the end segments. */
+/* Piecewise-linear intensity map through increasing knots xp -> fp (Nyul),
+ * extrapolated linearly with the end segments. */
 sai_status sai_piecewise_linear(const void *in, sai_dtype dt, int64_t count, void *out,
                                 sai_dtype out_dt, const double *xp, const double *fp, int nk);
 
