@@ -26,7 +26,8 @@ COMMON_SOURCES = ["csrc/common/error.c", "csrc/common/threads.c", "csrc/common/m
                   "csrc/common/blas.c"]
 IO_SOURCES = ["csrc/io/nifti.c", "csrc/io/gzip.c", "csrc/io/scale.c"]
 IMAGE_SOURCES = ["csrc/image/typed.c", "csrc/image/spline.c", "csrc/image/resample.c",
-                 "csrc/image/gather.c", "csrc/image/normalize.c"]
+                 "csrc/image/gather.c", "csrc/image/normalize.c",
+                 "csrc/image/filters.c"]
 NN_SOURCES = []
 SCORES_SOURCES = []
 STATS_SOURCES = []

@@ -259,7 +259,150 @@ fail:
     return NULL;
 }
 
+
+static PyArrayObject *f32_volume(PyObject *obj, const char *name)
+{
+    return sai_py_array(obj, name, NPY_FLOAT32, 3, 3, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 0);
+}
+
+static int same_shape3(PyArrayObject *a, PyArrayObject *b, const char *name)
+{
+    for (int d = 0; d < 3; d++)
+        if (PyArray_DIM(a, d) != PyArray_DIM(b, d)) {
+            PyErr_Format(PyExc_ValueError, "%s must have the input's shape", name);
+            return -1;
+        }
+    return 0;
+}
+
+static PyObject *py_gaussian(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *out_obj;
+    double sg[3], trunc;
+    if (!PyArg_ParseTuple(args, "OO(ddd)d", &in_obj, &out_obj, &sg[0], &sg[1], &sg[2], &trunc)) return NULL;
+    PyArrayObject *out;
+    sai_dtype odt;
+    if (out_arg(out_obj, "out", 3, &out, &odt)) return NULL;
+    PyArrayObject *in = f32_volume(in_obj, "vol");
+    if (!in) return NULL;
+    if (odt != SAI_DT_F32 || same_shape3(in, out, "out")) {
+        Py_DECREF(in);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "out must be float32");
+        return NULL;
+    }
+    int64_t n[3] = {PyArray_DIM(in, 0), PyArray_DIM(in, 1), PyArray_DIM(in, 2)};
+    sai_status rc;
+    SAI_CALL(rc, sai_gaussian_filter((const float *)PyArray_DATA(in), n, (float *)PyArray_DATA(out), sg, trunc));
+    Py_DECREF(in);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_gradient(PyObject *self, PyObject *args)
+{
+    PyObject *in_obj, *out_obj;
+    int axis;
+    double h;
+    if (!PyArg_ParseTuple(args, "OOid", &in_obj, &out_obj, &axis, &h)) return NULL;
+    PyArrayObject *out;
+    sai_dtype odt;
+    if (out_arg(out_obj, "out", 3, &out, &odt)) return NULL;
+    PyArrayObject *in = f32_volume(in_obj, "vol");
+    if (!in) return NULL;
+    if (odt != SAI_DT_F32 || same_shape3(in, out, "out")) {
+        Py_DECREF(in);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "out must be float32");
+        return NULL;
+    }
+    int64_t n[3] = {PyArray_DIM(in, 0), PyArray_DIM(in, 1), PyArray_DIM(in, 2)};
+    sai_status rc;
+    SAI_CALL(rc, sai_gradient((const float *)PyArray_DATA(in), n, axis, h, (float *)PyArray_DATA(out)));
+    Py_DECREF(in);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_hessian_eig(PyObject *self, PyObject *args)
+{
+    PyObject *grads_obj, *eig_obj, *sp_obj;
+    double scale2;
+    if (!PyArg_ParseTuple(args, "OOOd", &grads_obj, &sp_obj, &eig_obj, &scale2)) return NULL;
+    if (!PyTuple_Check(grads_obj) || (PyTuple_GET_SIZE(grads_obj) != 2 && PyTuple_GET_SIZE(grads_obj) != 3))
+        return PyErr_Format(PyExc_TypeError, "grads must be a tuple of 2 or 3 arrays");
+    int ndim = (int)PyTuple_GET_SIZE(grads_obj);
+    PyArrayObject *g[3] = {NULL, NULL, NULL}, *sp = NULL, *eig = NULL;
+    const float *gp[3];
+    PyObject *res = NULL;
+    for (int a = 0; a < ndim; a++) {
+        g[a] = f32_volume(PyTuple_GET_ITEM(grads_obj, a), "grads");
+        if (!g[a] || (a && same_shape3(g[0], g[a], "grads"))) goto done;
+        gp[a] = (const float *)PyArray_DATA(g[a]);
+    }
+    sp = sai_py_array(sp_obj, "spacing", NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO, 1);
+    if (!sp) goto done;
+    if (PyArray_DIM(sp, 0) != ndim) {
+        PyErr_SetString(PyExc_ValueError, "spacing must have one value per derivative");
+        goto done;
+    }
+    eig = sai_py_array(eig_obj, "eig", NPY_FLOAT32, 4, 4, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_WRITEABLE, 0);
+    if (!eig) goto done;
+    int64_t n[3] = {PyArray_DIM(g[0], 0), PyArray_DIM(g[0], 1), PyArray_DIM(g[0], 2)};
+    if (PyArray_DIM(eig, 0) != n[0] || PyArray_DIM(eig, 1) != n[1] || PyArray_DIM(eig, 2) != n[2] ||
+        PyArray_DIM(eig, 3) != ndim) {
+        PyErr_SetString(PyExc_ValueError, "eig must have shape grads.shape + (ndim,)");
+        goto done;
+    }
+    double mx = 0;
+    sai_status rc;
+    SAI_CALL(rc, sai_hessian_eigenvalues(gp, n, (const double *)PyArray_DATA(sp), ndim, scale2,
+                                         (float *)PyArray_DATA(eig), &mx));
+    if (rc) {
+        sai_py_raise(rc);
+        goto done;
+    }
+    res = PyFloat_FromDouble(mx);
+done:
+    for (int a = 0; a < 3; a++) Py_XDECREF(g[a]);
+    Py_XDECREF(sp);
+    Py_XDECREF(eig);
+    return res;
+}
+
+static PyObject *py_frangi_response(PyObject *self, PyObject *args)
+{
+    PyObject *eig_obj, *out_obj;
+    double alpha, beta, c;
+    int black;
+    if (!PyArg_ParseTuple(args, "OOdddp", &eig_obj, &out_obj, &alpha, &beta, &c, &black)) return NULL;
+    PyArrayObject *eig = sai_py_array(eig_obj, "eig", NPY_FLOAT32, 2, NPY_MAXDIMS, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, 0);
+    if (!eig) return NULL;
+    PyArrayObject *out = sai_py_array(out_obj, "out", NPY_FLOAT32, 1, NPY_MAXDIMS, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_WRITEABLE, 0);
+    if (!out) {
+        Py_DECREF(eig);
+        return NULL;
+    }
+    int ndim = (int)PyArray_DIM(eig, PyArray_NDIM(eig) - 1);
+    if (PyArray_SIZE(out) * ndim != PyArray_SIZE(eig)) {
+        Py_DECREF(eig);
+        Py_DECREF(out);
+        return PyErr_Format(PyExc_ValueError, "out must have one value per eigenvalue tuple");
+    }
+    sai_status rc;
+    SAI_CALL(rc, sai_frangi_response((const float *)PyArray_DATA(eig), PyArray_SIZE(out), ndim, alpha, beta, c,
+                                     black, (float *)PyArray_DATA(out)));
+    Py_DECREF(eig);
+    Py_DECREF(out);
+    if (rc) return sai_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef sai_py_image_methods[] = {
+    {"image_gaussian", py_gaussian, METH_VARARGS, "image_gaussian(vol_f32, out, sigma_vox3, truncate)"},
+    {"image_gradient", py_gradient, METH_VARARGS, "image_gradient(vol_f32, out, axis, spacing)"},
+    {"image_hessian_eigenvalues", py_hessian_eig, METH_VARARGS,
+     "image_hessian_eigenvalues(grads_tuple, spacing, eig_out, scale2) -> max Frobenius norm"},
+    {"image_frangi_response", py_frangi_response, METH_VARARGS,
+     "image_frangi_response(eig, out, alpha, beta, c, black_ridges)"},
     {"image_intensity_stats", py_intensity_stats, METH_VARARGS,
      "image_intensity_stats(vol, mask_u8_or_None, nonzero, q, clip_lo, clip_hi) -> (qvals, mean, std, n, min, max)"},
     {"image_affine_clip", py_affine_clip, METH_VARARGS, "image_affine_clip(vol, out, lo, hi, shift, scale)"},

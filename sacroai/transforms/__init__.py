@@ -13,3 +13,6 @@ from .normalize import (CTNormalizer, NyulNormalizer, clip_percentiles, ct_windo
 
 __all__ += ["zscore", "percentile", "clip_percentiles", "minmax", "ct_window", "CTNormalizer",
             "NyulNormalizer"]
+from .filters import frangi, gaussian_smooth, hessian_eigenvalues
+
+__all__ += ["gaussian_smooth", "hessian_eigenvalues", "frangi"]

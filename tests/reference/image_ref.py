@@ -46,11 +46,11 @@ def hessian_eigen_ref(img, sigma, spacing):
 def frangi_ref(img, sigmas, spacing, alpha=0.5, beta=0.5, c=None, black_ridges=False):
     """Frangi vesselness, max over scales (formula of Frangi et al. 1998 as skimage)."""
     out = None
+    cc = c
     for s in sigmas:
         ev = hessian_eigen_ref(img, s, spacing)
         nd = ev.shape[-1]
-        cc = c
-        if cc is None:
+        if cc is None:  # skimage: half the max Hessian norm, at the first scale
             cc = 0.5 * np.sqrt((ev ** 2).sum(-1)).max()
         S2 = (ev ** 2).sum(-1)
         if nd == 2:

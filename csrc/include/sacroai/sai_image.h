@@ -64,17 +64,23 @@ sai_status sai_piecewise_linear(const void *in, sai_dtype dt, int64_t count, voi
                                 sai_dtype out_dt, const double *xp, const double *fp, int nk);
 
 /* ---- filters (filters.c) ---- */
-/* Separable Gaussian smoothing, sigma in voxels per axis (0: no smoothing
- * along that axis), kernel truncated at `truncate` sigmas, edges "nearest".
- * in and out float32 of shape n; in-place allowed. */
+/* Separable Gaussian smoothing as scipy.ndimage.gaussian_filter with mode
+ * "nearest": sigma in voxels per axis (0: that axis untouched), kernel
+ * radius int(truncate * sigma + 0.5).  float32 in/out of shape n (in == out
+ * allowed). */
 sai_status sai_gaussian_filter(const float *in, const int64_t n[3], float *out,
                                const double sigma[3], double truncate);
-/* Hessian by central differences of a (smoothed) float32 volume with voxel
- * spacing sp; eigenvalues sorted by absolute value |l1|<=|l2|<=|l3| written
- * to eig (shape n + (ndim,)).  ndim 2 uses axes 1, 2 only. */
-sai_status sai_hessian_eigenvalues(const float *in, const int64_t n[3], const double sp[3],
-                                   int ndim, double scale2, float *eig);
-/* Frangi vesselness of sorted eigenvalues, combined into out by max. */
+/* numpy.gradient along `axis` (central differences, one-sided at the ends)
+ * with spacing h; an axis of length 1 gives 0. */
+sai_status sai_gradient(const float *in, const int64_t n[3], int axis, double h, float *out);
+/* Hessian eigenvalues from first derivatives grads[0..ndim-1] (the
+ * derivatives along the last ndim axes, spacing sp of those axes):
+ * H_ab = d/db grad_a (numpy.gradient), symmetrised, times scale2; the
+ * eigenvalues sorted by |.| ascending go to eig (shape n + (ndim,)).
+ * max_norm receives the largest Frobenius norm sqrt(sum l^2). */
+sai_status sai_hessian_eigenvalues(const float *const *grads, const int64_t n[3], const double *sp,
+                                   int ndim, double scale2, float *eig, double *max_norm);
+/* Frangi vesselness of sorted eigenvalues; out = max(out, V). */
 sai_status sai_frangi_response(const float *eig, int64_t count, int ndim, double alpha,
                                double beta, double c, int black_ridges, float *out);
 
