@@ -16,3 +16,8 @@ __all__ += ["zscore", "percentile", "clip_percentiles", "minmax", "ct_window", "
 from .filters import frangi, gaussian_smooth, hessian_eigenvalues
 
 __all__ += ["gaussian_smooth", "hessian_eigenvalues", "frangi"]
+from .augment import (Compose, RandomAffine, RandomBiasField, RandomFlip, RandomGamma,
+                      RandomIntensityScale, RandomIntensityShift, RandomNoise, RandomTransform)
+
+__all__ += ["Compose", "RandomTransform", "RandomFlip", "RandomAffine", "RandomIntensityShift",
+            "RandomIntensityScale", "RandomGamma", "RandomNoise", "RandomBiasField"]
