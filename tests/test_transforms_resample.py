@@ -111,16 +111,41 @@ def test_resample_onto_axis_aligned_grid_with_offset():
     _close(r.array, ref, 3, 3)
 
 
-def test_resample_2d_rotated_gather():
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_resample_2d_rotated_gather(order):
     a = _smooth((30, 26))
     v = sacroai.Volume(a, spacing=(0.5, 0.5))
     tgt = np.eye(4)
     c, s = np.cos(0.2), np.sin(0.2)
     tgt[:2, :2] = [[c * 0.6, -s * 0.6], [s * 0.6, c * 0.6]]
-    r = resample(v, affine=tgt, shape=(20, 20), order=1)
+    r = resample(v, affine=tgt, shape=(20, 20), order=order)
     mat = np.linalg.inv(v.affine) @ tgt
-    ref = resample_scipy(a, mat[:2, :2], mat[:2, 3], (20, 20), 1)
-    _close(r.array, ref, 1, 2)
+    ref = resample_scipy(a, mat[:2, :2], mat[:2, 3], (20, 20), order)
+    _close(r.array, ref, order, 2)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_resample_same_result_at_any_thread_count(order):
+    a = _smooth((23, 40, 17))
+    v = sacroai.Volume(a, spacing=(0.7, 0.7, 1.5))
+    old = sacroai.get_num_threads()
+    try:
+        sacroai.set_num_threads(1)
+        r1 = resample(v, spacing=1.0, order=order).array
+        sacroai.set_num_threads(2)
+        r2 = resample(v, spacing=1.0, order=order).array
+    finally:
+        sacroai.set_num_threads(old)
+    np.testing.assert_array_equal(r1, r2)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int64, np.uint16, np.float16])
+def test_resample_other_input_dtypes(dtype):
+    a = (_smooth((12, 11, 10)) > 0) if dtype == np.bool_ else np.abs(_smooth((12, 11, 10)) / 10)
+    a = a.astype(dtype)
+    r = resample(sacroai.Volume(a), spacing=0.7, order=1)
+    ref = resample_scipy(a.astype(np.float64), [0.7] * 3, 0.0, r.shape, 1)
+    _close(r.array, ref, 1, 3)
 
 
 def test_constant_mode_writes_cval_outside():
