@@ -9,12 +9,14 @@
  *     is the FIR sqrt(3) z^|k| (z = sqrt(3) - 2), truncated at |k| <= 16
  *     (|z|^16 < 1e-9), so each output plane combines at most 4 + 32 input
  *     planes.  This equals SciPy's edge padding + IIR prefilter to ~1e-9.
- *  2. axis 1: optional IIR prefilter of the edge-padded S (rows as
- *     vectors), then weighted sums of whole rows;
- *  3. axis 2: optional IIR prefilter of each edge-padded row, then a
- *     gather with per-index weights along the contiguous axis.
- * Linear operators along different axes commute, so prefiltering per axis
- * like this equals SciPy's prefilter-then-interpolate.
+ *  2. axis 2: S is transposed (blocked) so that axis 2 runs over rows; the
+ *     optional IIR prefilter and the interpolation are then operations on
+ *     whole rows (vectorized across the other axis), giving U (m2 x n1);
+ *  3. axis 1: U is transposed back to (n1 x m2), prefiltered (optional) and
+ *     combined row-wise straight into the output plane.
+ * No gathers: every pass is a weighted sum of contiguous rows.  Linear
+ * operators along different axes commute, so prefiltering per axis like
+ * this equals SciPy's prefilter-then-interpolate.
  */
 #include <math.h>
 #include <string.h>
@@ -99,39 +101,71 @@ static sai_status plane_table_build(plane_table *p, const sai_axis_table *t, int
     return SAI_OK;
 }
 
-static void plane_to_output(const float *row_src, const sai_axis_table *t2, void *out,
-                            sai_dtype out_dt, int64_t out_off)
+/* dst (cols x rows) = transpose of src (rows x cols), in cache blocks. */
+static void transpose(const float *src, int64_t rows, int64_t cols, float *dst)
 {
-    const int taps = t2->taps;
-    const int64_t m2 = t2->n_out;
-    if (out_dt == SAI_DT_F32) {
-        float *o = (float *)out + out_off;
-        for (int64_t j = 0; j < m2; j++) {
-            const int32_t *ix = t2->idx + j * taps;
-            const float *w = t2->w + j * taps;
-            float s = 0.f;
-            for (int k = 0; k < taps; k++) s += w[k] * row_src[ix[k]];
-            o[j] = s;
-        }
-    } else {
-        double *o = (double *)out + out_off;
-        for (int64_t j = 0; j < m2; j++) {
-            const int32_t *ix = t2->idx + j * taps;
-            const float *w = t2->w + j * taps;
-            float s = 0.f;
-            for (int k = 0; k < taps; k++) s += w[k] * row_src[ix[k]];
-            o[j] = s;
+    const int64_t B = 32;
+    for (int64_t r0 = 0; r0 < rows; r0 += B) {
+        const int64_t r1 = r0 + B < rows ? r0 + B : rows;
+        for (int64_t c0 = 0; c0 < cols; c0 += B) {
+            const int64_t c1 = c0 + B < cols ? c0 + B : cols;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
         }
     }
 }
 
-/* Copy a (rows x len) float block into a padded (rows + 2p) x len block. */
-static void pad_rows(const float *src, int64_t rows, int64_t len, int64_t p, float *dst)
+/* out[off + k] = sum_t w[k][t] * row[idx[k][t]] along the contiguous axis. */
+static void gather_row(const float *row, const sai_axis_table *t2, void *out, sai_dtype out_dt,
+                       int64_t off)
 {
-    memcpy(dst + p * len, src, (size_t)(rows * len) * sizeof(float));
+    const int taps = t2->taps;
+#define GATHER_LOOP(T)                                                  \
+    {                                                                   \
+        T *o = (T *)out + off;                                          \
+        for (int64_t j = 0; j < t2->n_out; j++) {                       \
+            const int32_t *ix = t2->idx + j * taps;                     \
+            const float *w = t2->w + j * taps;                          \
+            float s = 0.f;                                              \
+            for (int k = 0; k < taps; k++) s += w[k] * row[ix[k]];      \
+            o[j] = s;                                                   \
+        }                                                               \
+    }
+    if (out_dt == SAI_DT_F32) GATHER_LOOP(float)
+    else GATHER_LOOP(double)
+#undef GATHER_LOOP
+}
+
+/* Rows p .. p+rows-1 of buf (row length len) are set; fill p edge copies on each side. */
+static void pad_edges(float *buf, int64_t rows, int64_t len, int64_t p)
+{
     for (int64_t r = 0; r < p; r++) {
-        memcpy(dst + r * len, src, (size_t)len * sizeof(float));
-        memcpy(dst + (p + rows + r) * len, src + (rows - 1) * len, (size_t)len * sizeof(float));
+        memcpy(buf + r * len, buf + p * len, (size_t)len * sizeof(float));
+        memcpy(buf + (p + rows + r) * len, buf + (p + rows - 1) * len, (size_t)len * sizeof(float));
+    }
+}
+
+/* dst row o = sum_k w[o][k] * src row idx[o][k] (rows of length len). */
+static void combine_rows(const float *src, int64_t len, const sai_axis_table *t, float *dst)
+{
+    const int taps = t->taps;
+    for (int64_t o = 0; o < t->n_out; o++) {
+        const int32_t *ix = t->idx + o * taps;
+        const float *w = t->w + o * taps;
+        float *d = dst + o * len;
+        const float *a = src + (int64_t)ix[0] * len;
+        if (taps == 1) {
+            memcpy(d, a, (size_t)len * sizeof(float));
+        } else if (taps == 2) {
+            const float *b = src + (int64_t)ix[1] * len;
+            const float w0 = w[0], w1 = w[1];
+            for (int64_t v = 0; v < len; v++) d[v] = w0 * a[v] + w1 * b[v];
+        } else {
+            const float *b = src + (int64_t)ix[1] * len, *c = src + (int64_t)ix[2] * len,
+                        *e = src + (int64_t)ix[3] * len;
+            const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+            for (int64_t v = 0; v < len; v++) d[v] = w0 * a[v] + w1 * b[v] + w2 * c[v] + w3 * e[v];
+        }
     }
 }
 
@@ -181,11 +215,12 @@ sai_status sai_resample_separable(const void *in, sai_dtype dt, const int64_t n[
     const int64_t plane = n1 * n2;
     const int nth = sai_get_num_threads();
     const int64_t p1 = t[1].pad, p2 = t[2].pad;
-    const int64_t row2 = n2 + 2 * p2;                  /* row length after axis-2 padding */
-    const int64_t s_sz = plane;                        /* source plane */
-    const int64_t p_sz = p1 ? (n1 + 2 * p1) * n2 : 0;  /* axis-1 padded plane */
-    const int64_t r_sz = m1 * row2;                    /* after the axis-1 pass */
-    const int64_t per_thread = ((s_sz + p_sz + r_sz + n2 + 64 + 15) / 16) * 16;
+    const int64_t s_sz = plane;                        /* S: n1 x n2 */
+    const int64_t st_sz = (n2 + 2 * p2) * n1;          /* S transposed, axis-2 padded */
+    const int64_t u_sz = (m2 > m1 ? m2 : m1) * (n1 > n2 ? n1 : n2); /* after the first in-plane pass */
+    const int64_t v_sz = (n1 + 2 * p1) * m2;           /* U transposed, axis-1 padded */
+    const int64_t a_sz = (n1 > m2 ? n1 : m2) + 16;
+    const int64_t per_thread = ((s_sz + st_sz + u_sz + v_sz + a_sz + 15) / 16) * 16 + 64;
 
     scratch = sai_alloc((size_t)nth * (size_t)per_thread * sizeof(float));
     if (!scratch) {
@@ -199,44 +234,44 @@ sai_status sai_resample_separable(const void *in, sai_dtype dt, const int64_t n[
         tid = omp_get_thread_num();
 #endif
         float *S = scratch + (size_t)tid * (size_t)per_thread;
-        float *P = S + s_sz;
-        float *R = P + p_sz;
-        float *acc = R + r_sz;
-        const float *src = S;
-        /* 1. the source plane for this output plane (axis 0) */
+        float *ST = S + s_sz;
+        float *U = ST + st_sz;
+        float *V = U + u_sz;
+        float *acc = V + v_sz;
+        /* 1. axis 0 */
         combine_planes(in, dt, plane, pt.start[o0], pt.count[o0], pt.w + o0 * pt.maxtaps, S);
-        /* 2. axis 1: optional prefilter, then weighted sums of rows */
-        if (p1) {
-            pad_rows(S, n1, n2, p1, P);
-            sai_spline_prefilter_lines(P, n1 + 2 * p1, n2, n2, acc);
-            src = P;
+        if (!p1 && !p2) {
+            /* orders 0/1 in-plane: rows for axis 1, then a gather along axis 2 */
+            combine_rows(S, n2, &t[1], U);
+            for (int64_t j = 0; j < m1; j++)
+                gather_row(U + j * n2, &t[2], out, out_dt, (o0 * m1 + j) * m2);
+            continue;
         }
-        for (int64_t j = 0; j < m1; j++) {
-            const int32_t *ix = t[1].idx + j * t[1].taps;
-            const float *w = t[1].w + j * t[1].taps;
-            float *dst = R + j * row2 + p2;
-            const float *a = src + (int64_t)ix[0] * n2;
-            if (t[1].taps == 1) {
-                memcpy(dst, a, (size_t)n2 * sizeof(float));
-            } else if (t[1].taps == 2) {
-                const float *b = src + (int64_t)ix[1] * n2;
-                for (int64_t v = 0; v < n2; v++) dst[v] = w[0] * a[v] + w[1] * b[v];
-            } else {
-                const float *b = src + (int64_t)ix[1] * n2, *c = src + (int64_t)ix[2] * n2,
-                            *e = src + (int64_t)ix[3] * n2;
-                for (int64_t v = 0; v < n2; v++)
-                    dst[v] = w[0] * a[v] + w[1] * b[v] + w[2] * c[v] + w[3] * e[v];
+        /* 2. axis 2 over rows of the transpose */
+        transpose(S, n1, n2, ST + p2 * n1);
+        if (p2) {
+            pad_edges(ST, n2, n1, p2);
+            sai_spline_prefilter_lines(ST, n2 + 2 * p2, n1, n1, acc);
+        }
+        combine_rows(ST, n1, &t[2], U);
+        /* 3. axis 1 over rows of the transpose back, into the output */
+        transpose(U, m2, n1, V + p1 * m2);
+        if (p1) {
+            pad_edges(V, n1, m2, p1);
+            sai_spline_prefilter_lines(V, n1 + 2 * p1, m2, m2, acc);
+        }
+        if (out_dt == SAI_DT_F32) {
+            combine_rows(V, m2, &t[1], (float *)out + o0 * m1 * m2);
+        } else {
+            double *o = (double *)out + o0 * m1 * m2;
+            for (int64_t j = 0; j < m1; j++) {
+                sai_axis_table one = t[1];
+                one.n_out = 1;
+                one.idx = t[1].idx + j * t[1].taps;
+                one.w = t[1].w + j * t[1].taps;
+                combine_rows(V, m2, &one, acc);
+                for (int64_t v = 0; v < m2; v++) o[j * m2 + v] = acc[v];
             }
-            /* 3. axis 2: optional per-row prefilter, then gather */
-            if (p2) {
-                float *row = R + j * row2;
-                for (int64_t p = 0; p < p2; p++) {
-                    row[p] = dst[0];
-                    row[p2 + n2 + p] = dst[n2 - 1];
-                }
-                sai_spline_prefilter_lines(row, row2, 1, 1, acc);
-            }
-            plane_to_output(R + j * row2, &t[2], out, out_dt, (o0 * m1 + j) * m2);
         }
     }
 
