@@ -156,3 +156,19 @@ def test_bad_input_names_argument():
         zscore(a, dtype=np.int16)
     with pytest.raises(ValueError, match="mask"):
         zscore(a, mask=np.zeros(a.shape, bool))
+
+
+@pytest.mark.parametrize("shape", [(12, 12, 12), (9, 14, 11)])
+def test_fortran_ordered_input_and_mask(shape):
+    a = np.asfortranarray(_img(np.int16, shape))
+    m = RNG.random(shape) > 0.5
+    for mask in (m, np.asfortranarray(m)):
+        z = zscore(a, mask=mask, clip_percentiles=(1, 99), dtype=np.float64)
+        lo, hi = np.percentile(a[m], [1, 99])
+        b = np.clip(a.astype(np.float64), lo, hi)
+        np.testing.assert_allclose(z, (b - b[m].mean()) / b[m].std(), atol=1e-9)
+    v = sacroai.Volume(a)
+    out = ct_window(v, 40, 400, dtype=np.float64)
+    np.testing.assert_allclose(out.array, (np.clip(a, -160, 240) + 160) / 400.0, atol=1e-12)
+    norm = NyulNormalizer().fit([np.ascontiguousarray(a).astype(np.float64)])
+    np.testing.assert_allclose(norm(a.astype(np.float64)), norm(np.ascontiguousarray(a, np.float64)), atol=1e-6)

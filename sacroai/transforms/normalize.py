@@ -39,17 +39,35 @@ def _wrap(out, like):
 
 
 def _prep(arr):
+    """A C-contiguous array of a supported dtype with the voxels of ``arr``.
+
+    Fortran-ordered input (a NIfTI memory view) is used through its
+    transpose, without a copy; voxel order does not matter for statistics
+    and element-wise maps as long as masks and outputs follow (see _mask_u8, _map).
+    """
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
     elif arr.dtype not in _SUPPORTED or not arr.dtype.isnative:
         arr = arr.astype(np.float64)
-    return np.ascontiguousarray(arr)
+    if arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous:
+        return _Prepared(arr.T, True)
+    return _Prepared(np.ascontiguousarray(arr), False)
 
 
-def _mask_u8(mask, shape):
+class _Prepared:
+    """Contiguous voxels for the core, and whether they are the transpose of the input."""
+
+    __slots__ = ("a", "transposed")
+
+    def __init__(self, a, transposed):
+        self.a, self.transposed = a, transposed
+
+
+def _mask_u8(mask, shape, transposed=False):
     if mask is None:
         return None
-    return np.ascontiguousarray(check_mask(mask, shape)).view(np.uint8)
+    m = check_mask(mask, shape)
+    return np.ascontiguousarray(m.T if transposed else m).view(np.uint8)
 
 
 def _out_dtype(dtype):
@@ -67,16 +85,18 @@ def _check_q(q, name):
 
 def _stats(arr, mask=None, nonzero=False, q=(), clip=(-1, -1)):
     a = _prep(arr)
-    m = _mask_u8(mask, arr.shape)
+    m = _mask_u8(mask, arr.shape, transposed=a.transposed)
     qs = np.asarray(q, dtype=np.float64).ravel()
-    qv, mean, sd, n, mn, mx = _core.image_intensity_stats(a, m, bool(nonzero), qs, clip[0], clip[1])
+    qv, mean, sd, n, mn, mx = _core.image_intensity_stats(a.a, m, bool(nonzero), qs, clip[0], clip[1])
     return a, qv, mean, sd, n, mn, mx
 
 
 def _map(a, shape, lo, hi, shift, scale, dtype):
-    out = np.empty(shape, dtype=dtype)
-    _core.image_affine_clip(a, out, float(lo), float(hi), float(shift), float(scale))
-    return out
+    """out = (clip(a, lo, hi) - shift) * scale with the voxel layout of ``shape``;
+    ``a`` is _prep's output (the transpose of a Fortran-ordered input)."""
+    out = np.empty(a.a.shape, dtype=dtype)
+    _core.image_affine_clip(a.a, out, float(lo), float(hi), float(shift), float(scale))
+    return out.T if a.transposed else out
 
 
 def percentile(vol, q, mask=None, nonzero=False):
@@ -364,9 +384,10 @@ class NyulNormalizer(_Fitted):
         arr, like = _split(vol)
         dt = _out_dtype(dtype)
         lm = self._landmarks(arr, mask)
-        out = np.empty(arr.shape, dtype=dt)
-        _core.image_piecewise_linear(_prep(arr), out, lm, np.asarray(self.standard, np.float64))
-        return _wrap(out, like)
+        a = _prep(arr)
+        out = np.empty(a.a.shape, dtype=dt)
+        _core.image_piecewise_linear(a.a, out, lm, np.asarray(self.standard, np.float64))
+        return _wrap(out.T if a.transposed else out, like)
 
     def to_dict(self):
         self._need_fit()
