@@ -196,12 +196,29 @@ def resample(vol, spacing=None, shape=None, affine=None, order: int = 1, mode: s
     dt = _check_dtype(dtype)
     if anisotropic not in ("auto", False, None):
         raise ValueError(f"anisotropic must be 'auto' or False, got {anisotropic!r}")
-    nsp = spatial_ndim(vol)
-    arr = vol.array
-    n = np.asarray(arr.shape[:nsp], dtype=np.int64)
-    old_sp = np.asarray(geo.voxel_sizes(vol.affine, nsp))
+    plan = _plan(vol, spacing, shape, affine, order, anisotropic)
     cval = float(cval)
+    if plan.separable:
+        fn = lambda s, o: _separable(s, o, plan.scale, plan.offset, plan.orders, _MODES[mode], cval)
+    else:
+        fn = lambda s, o: _gather(s, o, plan.mat, order, _MODES[mode], cval)
+    out = _loop_channels(vol.array, plan.nsp, plan.m, dt, fn)
+    return Volume(out, plan.affine, header=vol.header)
 
+
+class _Plan:
+    """Target grid: spatial shape m, affine, and the index map to the input
+    (separable: x = scale * o + offset with per-axis orders; else mat, 3x4)."""
+
+    def __init__(self, nsp, m, affine, separable, scale=None, offset=None, orders=None, mat=None):
+        self.nsp, self.m, self.affine, self.separable = nsp, m, affine, separable
+        self.scale, self.offset, self.orders, self.mat = scale, offset, orders, mat
+
+
+def _plan(vol, spacing, shape, affine, order, anisotropic) -> _Plan:
+    nsp = spatial_ndim(vol)
+    n = np.asarray(vol.array.shape[:nsp], dtype=np.int64)
+    old_sp = np.asarray(geo.voxel_sizes(vol.affine, nsp))
     if affine is not None:
         if spacing is not None:
             raise ValueError("give either spacing or affine (with shape), not both")
@@ -214,11 +231,8 @@ def resample(vol, spacing=None, shape=None, affine=None, order: int = 1, mode: s
         off_diag = lin - np.diag(np.diag(lin))
         _check_order3(order, n, [order] * nsp, "vol")
         if np.abs(off_diag).max(initial=0.0) <= 1e-9 * max(1.0, np.abs(lin).max()):
-            fn = lambda s, o: _separable(s, o, np.diag(lin), mat[:nsp, 3], [order] * nsp, _MODES[mode], cval)
-        else:
-            fn = lambda s, o: _gather(s, o, mat[:3], order, _MODES[mode], cval)
-        out = _loop_channels(arr, nsp, m, dt, fn)
-        return Volume(out, tgt, header=vol.header)
+            return _Plan(nsp, m, tgt, True, np.diag(lin).copy(), mat[:nsp, 3].copy(), [order] * nsp)
+        return _Plan(nsp, m, tgt, False, mat=mat[:3].copy())
 
     if spacing is None and shape is None:
         raise ValueError("give spacing (mm), shape, or affine with shape")
@@ -240,11 +254,9 @@ def resample(vol, spacing=None, shape=None, affine=None, order: int = 1, mode: s
         if ax is not None:
             orders[ax] = 0
     _check_order3(order, n, orders, "vol")
-    out = _loop_channels(arr, nsp, m, dt,
-                         lambda s, o: _separable(s, o, scale, np.zeros(nsp), orders, _MODES[mode], cval))
     t = np.eye(4)
     t[np.arange(nsp), np.arange(nsp)] = scale
-    return Volume(out, vol.affine @ t, header=vol.header)
+    return _Plan(nsp, m, vol.affine @ t, True, scale, np.zeros(nsp), orders)
 
 
 def _check_order3(order, n, orders, name):
@@ -279,18 +291,52 @@ def resample_labels(vol, spacing=None, shape=None, affine=None, method: str = "n
         return Volume(np.rint(res.array).astype(arr.dtype), res.affine, header=vol.header)
     if method != "linear":
         raise ValueError(f"method must be 'nearest' or 'linear', got {method!r}")
+    plan = _plan(vol, spacing, shape, affine, 1, False)
+    nsp = plan.nsp
+    if arr.ndim != nsp:
+        raise ValueError(f"vol must be a single label map (no extra axes), got shape {arr.shape}")
     labels = np.unique(arr)
-    best = score = None
-    ref_affine = None
+    best = np.full(tuple(plan.m), labels[0], dtype=arr.dtype)
+    score = np.full(tuple(plan.m), -1.0, dtype=np.float32)
+    n = np.asarray(arr.shape)
     for lab in labels:
-        r = resample(Volume((arr == lab).view(np.uint8), vol.affine), spacing, shape, affine, order=1,
-                     anisotropic=False)
-        if best is None:
-            best = np.full(r.array.shape, lab, dtype=arr.dtype)
-            score = r.array
-            ref_affine = r.affine
+        onehot = (arr == lab).view(np.uint8)
+        if not plan.separable:
+            r = np.empty(tuple(plan.m), np.float32)
+            _gather(onehot, r, plan.mat, 1, 0, 0.0)
+            win = (Ellipsis,)
         else:
-            upd = r.array > score
-            best[upd] = lab
-            score = np.maximum(score, r.array)
-    return Volume(best, ref_affine, header=vol.header)
+            # only the output block whose samples can see this label (its bounding box + 1 voxel)
+            lo, hi = _bbox(onehot)
+            lo, hi = np.maximum(lo - 1, 0), np.minimum(hi + 1, n)
+            win, sub_off = [], []
+            for d in range(nsp):
+                x = np.clip(plan.scale[d] * np.arange(plan.m[d]) + plan.offset[d], 0, n[d] - 1)
+                hit = np.nonzero((x > lo[d] - 1) & (x < hi[d]))[0]
+                if hit.size == 0:
+                    break
+                win.append(slice(int(hit[0]), int(hit[-1]) + 1))
+                sub_off.append(plan.scale[d] * hit[0] + plan.offset[d] - lo[d])
+            else:
+                sub = onehot[tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))]
+                r = np.empty(tuple(w.stop - w.start for w in win), np.float32)
+                _separable(sub, r, plan.scale, sub_off, [1] * nsp, 0, 0.0)
+                win = tuple(win)
+            if len(win) != nsp:
+                continue  # the label falls between output samples
+        sc = score[win]
+        upd = r > sc
+        best[win][upd] = lab
+        score[win] = np.where(upd, r, sc)
+    return Volume(best, plan.affine, header=vol.header)
+
+
+def _bbox(mask):
+    """(lo, hi) index bounds of the nonzero voxels (hi exclusive)."""
+    lo, hi = [], []
+    for ax in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != ax)
+        nz = np.nonzero(mask.any(axis=other))[0]
+        lo.append(nz[0])
+        hi.append(nz[-1] + 1)
+    return np.array(lo), np.array(hi)
