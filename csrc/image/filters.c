@@ -67,13 +67,15 @@ sai_status sai_gaussian_filter(const float *in, const int64_t n[3], float *out,
         if (!(sigma[d] >= 0) || !isfinite(sigma[d]))
             return sai_error_set(SAI_EINVAL, "sigma must be >= 0 and finite, got %g", sigma[d]);
         if (sigma[d] == 0 || n[d] < 1) continue;
-        int r = (int)(truncate * sigma[d] + 0.5);
+        double rr = truncate * sigma[d] + 0.5;
+        if (rr > 1e7) return sai_error_set(SAI_EINVAL, "sigma %g voxels is too large", sigma[d]);
+        int r = (int)rr;
         if (r == 0) continue;
         float *w = sai_alloc((size_t)(2 * r + 1) * sizeof(float));
         if (!w) return sai_error_set(SAI_ENOMEM, "out of memory for the kernel");
-        double sum = 0, wd[2 * r + 1];
-        for (int k = -r; k <= r; k++) sum += (wd[k + r] = exp(-0.5 * k * k / (sigma[d] * sigma[d])));
-        for (int k = 0; k <= 2 * r; k++) w[k] = (float)(wd[k] / sum);
+        double sum = 0;
+        for (int k = -r; k <= r; k++) sum += exp(-0.5 * (double)k * k / (sigma[d] * sigma[d]));
+        for (int k = -r; k <= r; k++) w[k + r] = (float)(exp(-0.5 * (double)k * k / (sigma[d] * sigma[d])) / sum);
         sai_status rc = convolve_axis(out, out, n, d, w, r);
         sai_free(w);
         if (rc) return rc;
