@@ -16,11 +16,47 @@ static void axis_view(const int64_t n[3], int axis, int64_t *outer, int64_t *len
     *len = n[axis];
 }
 
+/* Contiguous axis: each row is edge-padded into a scratch line, then
+ * d[i] = sum_k w[k] t[i + k] with the output index innermost (vectorizes). */
+static sai_status convolve_rows(const float *in, float *out, int64_t rows, int64_t len,
+                                const float *w, int r)
+{
+    const int64_t plen = len + 2 * r;
+    const int nth = sai_get_num_threads();
+    float *tmp = sai_alloc((size_t)nth * (size_t)(plen + len + 16) * sizeof(float));
+    if (!tmp) return sai_error_set(SAI_ENOMEM, "out of memory for the filter scratch");
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int64_t row = 0; row < rows; row++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *t = tmp + (size_t)tid * (size_t)(plen + len + 16);
+        float *acc = t + plen;
+        const float *src = in + row * len;
+        memcpy(t + r, src, (size_t)len * sizeof(float));
+        for (int k = 0; k < r; k++) {
+            t[k] = src[0];
+            t[r + len + k] = src[len - 1];
+        }
+        for (int64_t i = 0; i < len; i++) acc[i] = 0.f;
+        for (int k = 0; k <= 2 * r; k++) {
+            const float wk = w[k];
+            const float *a = t + k;
+            for (int64_t i = 0; i < len; i++) acc[i] += wk * a[i];
+        }
+        memcpy(out + row * len, acc, (size_t)len * sizeof(float));
+    }
+    sai_free(tmp);
+    return SAI_OK;
+}
+
 static sai_status convolve_axis(const float *in, float *out, const int64_t n[3], int axis,
                                 const float *w, int r)
 {
     int64_t outer, len, inner;
     axis_view(n, axis, &outer, &len, &inner);
+    if (inner == 1) return convolve_rows(in, out, outer, len, w, r);
     const int64_t blk = inner < COL_BLOCK ? inner : COL_BLOCK;
     const int64_t nblk = (inner + blk - 1) / blk;
     const int64_t plen = len + 2 * r;
@@ -150,8 +186,9 @@ static void eig3(double a00, double a01, double a02, double a11, double a12, dou
     double r = det / (2.0 * p * p * p);
     r = r < -1 ? -1 : (r > 1 ? 1 : r);
     double phi = acos(r) / 3.0;
-    e[0] = q + 2.0 * p * cos(phi);
-    e[2] = q + 2.0 * p * cos(phi + 2.0 * M_PI / 3.0);
+    double c = cos(phi), sn = sqrt(fmax(0.0, 1.0 - c * c));
+    e[0] = q + 2.0 * p * c;
+    e[2] = q + 2.0 * p * (-0.5 * c - 0.86602540378443865 * sn); /* cos(phi + 2 pi / 3) */
     e[1] = 3.0 * q - e[0] - e[2];
 }
 
