@@ -96,10 +96,13 @@ def target_spacing(spacings, shapes=None, anisotropy_threshold: float = 3.0) -> 
 def _loop_channels(arr: np.ndarray, nsp: int, out_spatial, dtype, fn) -> np.ndarray:
     """Apply fn(spatial_array, out_array) to each trailing-channel slice."""
     extra = arr.shape[nsp:]
-    out = np.empty(tuple(out_spatial) + extra, dtype=dtype)
     if not extra:
+        # Fortran-ordered input (NIfTI views) gets a Fortran-ordered output: no copies
+        fortran = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
+        out = np.empty(tuple(out_spatial), dtype=dtype, order="F" if fortran else "C")
         fn(arr, out)
         return out
+    out = np.empty(tuple(out_spatial) + extra, dtype=dtype)
     for idx in np.ndindex(*extra):
         sl = (Ellipsis,) + idx
         o = np.empty(tuple(out_spatial), dtype=dtype)
@@ -115,10 +118,12 @@ def _separable(src: np.ndarray, out: np.ndarray, scale, offset, orders, mode: in
         src, out = src[None], out[None]
         scale, offset, orders = [1.0] + scale, [0.0] + offset, [0] + orders
     if not src.flags.c_contiguous and src.flags.f_contiguous:
-        res = np.empty(out.shape[::-1], dtype=out.dtype)
+        direct = out.flags.f_contiguous and not out.flags.c_contiguous
+        res = out.T if direct else np.empty(out.shape[::-1], dtype=out.dtype)
         _core.image_resample_separable(_native(src.T), res, tuple(scale[::-1]), tuple(offset[::-1]),
                                        tuple(orders[::-1]), mode, cval)
-        out[...] = res.T
+        if not direct:
+            out[...] = res.T
         return
     src = np.ascontiguousarray(_native(src))
     if out.flags.c_contiguous:
