@@ -27,7 +27,8 @@ COMMON_SOURCES = ["csrc/common/error.c", "csrc/common/threads.c", "csrc/common/m
 
 IO_SOURCES = ["csrc/io/nifti.c", "csrc/io/gzip.c", "csrc/io/scale.c"]
 
-IMAGE_SOURCES = []
+IMAGE_SOURCES = ["csrc/image/typed.c", "csrc/image/spline.c", "csrc/image/resample.c", "csrc/image/gather.c",
+                 "csrc/image/normalize.c", "csrc/image/filters.c"]
 
 NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/nn/act.c", "csrc/nn/pool.c",
               "csrc/nn/upsample.c", "csrc/nn/linear.c", "csrc/nn/loss.c", "csrc/nn/optim.c", "csrc/py/py_nn_train.c",
