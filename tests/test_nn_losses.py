@@ -274,6 +274,7 @@ DICE_CASES = [
     dict(softmax=True, to_onehot_y=True, jaccard=True, batch=True),
     dict(),  # probabilities given directly
     dict(softmax=True, to_onehot_y=True, reduction="none", include_background=False),
+    dict(sigmoid=True, batch=True, reduction="none", squared_pred=True),
 ]
 
 
