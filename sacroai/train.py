@@ -163,6 +163,8 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None):
 
 
 def _improved(value, best, mode):
+    if value is None or not math.isfinite(value):   # a NaN metric never counts as progress
+        return False
     if best is None:
         return True
     return value < best if mode == "min" else value > best
