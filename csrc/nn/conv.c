@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "nn_internal.h"
+#include "gemm_avx512.h"
 
 /* Bytes of one column tile; sized for a 1 MiB L2 shared with sgemm's packing. */
 static int64_t g_tile_bytes = 384 * 1024;
@@ -199,12 +200,32 @@ static sai_status check_geom(const sai_conv_geom *g)
         if ((ni = j_ / (osp)), (a = j_ % (osp)), (len = (osp) - a < (nj) - off ? (osp) - a : (nj) - off), 1)
 
 static void im2col_joint(const sai_conv_geom *g, const float *x, int gi, int cg, int64_t isp, int64_t osp,
-                         int64_t j0, int nj, float *col)
+                         int64_t j0, int nj, float *col, int ld)
 {
     FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
     {
-        im2col_tile(g, x + (ni * g->c_in + (int64_t)gi * cg) * isp, cg, a, (int)len, col + off, nj);
+        im2col_tile(g, x + (ni * g->c_in + (int64_t)gi * cg) * isp, cg, a, (int)len, col + off, ld);
     }
+}
+
+/* The same columns in the packed layout of sai_gemm8x48: panels of 48 columns,
+ * each [K][48].  Columns past nj in the last panel are left unset (masked). */
+static void im2col_panels(const sai_conv_geom *g, const float *x, int gi, int cg, int64_t isp, int64_t osp,
+                          int64_t j0, int nj, int K, float *bp)
+{
+    for (int p = 0; p * 48 < nj; p++) {
+        const int ncols = nj - p * 48 < 48 ? nj - p * 48 : 48;
+        im2col_joint(g, x, gi, cg, isp, osp, j0 + (int64_t)p * 48, ncols, bp + (size_t)p * K * 48, 48);
+    }
+}
+
+/* Packed AVX-512 path: on by default where the CPU has it (nn_conv_use_packed(0) turns it off). */
+static int g_use_packed = -1;
+void sai_conv_use_packed(int on) { g_use_packed = on; }
+static int use_packed(void)
+{
+    if (g_use_packed < 0) g_use_packed = sai_gemm8x48_available();
+    return g_use_packed && sai_gemm8x48_available();
 }
 
 /* Joint tiles span samples when one sample has fewer output positions than a tile. */
@@ -233,20 +254,30 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
     int T;
     const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
-    const int pw = !joint && is_pointwise(g);
+    const int packed = use_packed() && !(is_pointwise(g) && !joint);
+    if (packed && T > 48) T = T / 48 * 48;
+    const int pw = !packed && !joint && is_pointwise(g);
     const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
     const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
-    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
+    const size_t Tp = (size_t)(T + 47) / 48 * 48;
+    const size_t per = (size_t)K * Tp + (joint ? (size_t)mg * T : 0);
     float *ws = NULL;
     if (!pw) {
         ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
         if (!ws) return SAI_ENOMEM;
     }
+    const size_t apg = (size_t)(mg + 7) / 8 * 8 * K;
+    float *apk = NULL;
+    if (packed) {
+        apk = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)G * apg * sizeof(float));
+        if (!apk) return SAI_ENOMEM;
+        for (int gi = 0; gi < G; gi++) sai_pack_a8(w + (size_t)gi * mg * K, mg, K, apk + (size_t)gi * apg);
+    }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *col = pw ? NULL : ws + (size_t)SAI_TID() * per;
-        float *ctmp = joint ? col + (size_t)K * T : NULL;
+        float *ctmp = joint ? col + (size_t)K * Tp : NULL;
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
@@ -256,8 +287,13 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
             if (joint) {
                 const int64_t j0 = tile * T, total = (int64_t)g->n * osp;
                 const int nj = (int)(total - j0 < T ? total - j0 : T);
-                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col);
-                sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, col, nj, 0.0f, ctmp, nj);
+                if (packed) {
+                    im2col_panels(g, x, gi, cg, isp, osp, j0, nj, K, col);
+                    sai_gemm8x48(mg, nj, K, apk + (size_t)gi * apg, col, ctmp, nj, 0, NULL);
+                } else {
+                    im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col, nj);
+                    sai_sgemm(SAI_NO_TRANS, SAI_NO_TRANS, mg, nj, K, 1.0f, wg, K, col, nj, 0.0f, ctmp, nj);
+                }
                 FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
                 {
                     for (int m = 0; m < mg; m++) {
@@ -274,6 +310,11 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
             const int nj = (int)(osp - j0 < T ? osp - j0 : T);
             const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
             float *yout = y + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
+            if (packed) {
+                im2col_panels(g, x, gi, cg, isp, osp, ni * osp + j0, nj, K, col);
+                sai_gemm8x48(mg, nj, K, apk + (size_t)gi * apg, col, yout, (int)osp, 0, b ? b + gi * mg : NULL);
+                continue;
+            }
             float beta = 0.0f;
             if (b) {
                 for (int m = 0; m < mg; m++) {
@@ -447,7 +488,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
             if (joint) {
                 const int64_t j0 = tile * T, total = (int64_t)g->n * osp;
                 const int nj = (int)(total - j0 < T ? total - j0 : T);
-                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col);
+                im2col_joint(g, x, gi, cg, isp, osp, j0, nj, col, nj);
                 FOR_SEGMENTS(j0, nj, osp, ni, a, len, off)
                 {
                     for (int m = 0; m < mg; m++)

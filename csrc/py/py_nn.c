@@ -13,6 +13,7 @@
 #include "sacroai/sai_nn.h"
 
 void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd); /* conv.c (tuning) */
+void sai_conv_use_packed(int on);                        /* conv.c (testing) */
 
 /* ------------------------------------------------------------ block cache */
 #define CACHE_SLOTS 16
@@ -298,6 +299,14 @@ static PyObject *py_conv_tile_bytes(PyObject *self, PyObject *args)
     long long f, b;
     if (!PyArg_ParseTuple(args, "LL", &f, &b)) return NULL;
     sai_conv_set_tile_bytes(f, b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_conv_use_packed(PyObject *self, PyObject *args)
+{
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    sai_conv_use_packed(on);
     Py_RETURN_NONE;
 }
 
@@ -889,6 +898,8 @@ PyMethodDef sai_py_nn_methods[] = {
      "nn_conv_backward_weight(x5, dy5, k3, stride3, pad3, dil3, groups, want_bias) -> (dw, db|None)"},
     {"nn_channel_sum", py_channel_sum, METH_VARARGS, "nn_channel_sum(t) -> per-channel sums"},
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
+    {"nn_conv_use_packed", py_conv_use_packed, METH_VARARGS,
+     "nn_conv_use_packed(on): use the packed AVX-512 GEMM where available (default) or OpenBLAS"},
     {"nn_sgemm", py_sgemm, METH_VARARGS, "nn_sgemm(a, b) -> a @ b through sai_sgemm"},
     SAI_NN_OPS_METHODS
     {NULL, NULL, 0, NULL},

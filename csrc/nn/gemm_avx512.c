@@ -1,0 +1,152 @@
+/* gemm_avx512.c: an AVX-512 GEMM for convolution tiles, C = A * B (+ row bias).
+ *
+ * A is the weight matrix [M x K] packed in panels of 8 rows ([K][8] each);
+ * B is the im2col tile packed in panels of 48 columns ([K][48] each), written
+ * directly in that layout by the convolution, so B is packed only once (an
+ * sgemm call would copy the column matrix again).  The micro-kernel keeps an
+ * 8 x 48 block of C in 24 zmm registers; K is cut into blocks of 64 so a B
+ * sub-panel (12 KiB) stays in L1 while all A panels pass over it.
+ *
+ * Compiled for AVX-512 through function attributes and used only when the
+ * CPU reports AVX-512F at run time (sai_gemm8x48_available).
+ */
+#include <string.h>
+
+#include "nn_internal.h"
+#include "gemm_avx512.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define SAI_HAVE_AVX512_BUILD 1
+#define SAI_AVX512 __attribute__((target("avx512f")))
+#else
+#define SAI_HAVE_AVX512_BUILD 0
+#endif
+
+int sai_gemm8x48_available(void)
+{
+#if SAI_HAVE_AVX512_BUILD
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+void sai_pack_a8(const float *a, int m, int k, float *ap)
+{
+    const int panels = (m + 7) / 8;
+    for (int p = 0; p < panels; p++) {
+        float *dst = ap + (size_t)p * k * 8;
+        for (int kk = 0; kk < k; kk++)
+            for (int r = 0; r < 8; r++) {
+                const int row = p * 8 + r;
+                dst[(size_t)kk * 8 + r] = row < m ? a[(size_t)row * k + kk] : 0.0f;
+            }
+    }
+}
+
+#if SAI_HAVE_AVX512_BUILD
+
+#define KC 64
+
+SAI_AVX512 static void kern8x48(int kc, const float *ap, const float *bp, float *c, int ldc, int rows,
+                                 __mmask16 m0, __mmask16 m1, __mmask16 m2, int load_c, const float *bias)
+{
+    __m512 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+    __m512 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+#define INIT_ROW(r)                                                                                  \
+    do {                                                                                             \
+        c##r##0 = c##r##1 = c##r##2 = _mm512_set1_ps(!load_c && bias && (r) < rows ? bias[r] : 0.0f); \
+    } while (0)
+    INIT_ROW(0);
+    INIT_ROW(1);
+    INIT_ROW(2);
+    INIT_ROW(3);
+    INIT_ROW(4);
+    INIT_ROW(5);
+    INIT_ROW(6);
+    INIT_ROW(7);
+#undef INIT_ROW
+    for (int k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_loadu_ps(bp);
+        const __m512 b1 = _mm512_loadu_ps(bp + 16);
+        const __m512 b2 = _mm512_loadu_ps(bp + 32);
+        __m512 a;
+#define FMA_ROW(r)                                  \
+    a = _mm512_set1_ps(ap[r]);                      \
+    c##r##0 = _mm512_fmadd_ps(a, b0, c##r##0);      \
+    c##r##1 = _mm512_fmadd_ps(a, b1, c##r##1);      \
+    c##r##2 = _mm512_fmadd_ps(a, b2, c##r##2);
+        FMA_ROW(0)
+        FMA_ROW(1)
+        FMA_ROW(2)
+        FMA_ROW(3)
+        FMA_ROW(4)
+        FMA_ROW(5)
+        FMA_ROW(6)
+        FMA_ROW(7)
+#undef FMA_ROW
+        ap += 8;
+        bp += 48;
+    }
+    /* each K block is summed from zero and then added to C: a two-level sum
+     * keeps float32 rounding close to a blocked dot product */
+#define STORE_ROW(r)                                                                                      \
+    if ((r) < rows) {                                                                                     \
+        float *cr = c + (size_t)(r) * ldc;                                                                \
+        if (load_c) {                                                                                     \
+            c##r##0 = _mm512_add_ps(c##r##0, _mm512_maskz_loadu_ps(m0, cr));                              \
+            c##r##1 = _mm512_add_ps(c##r##1, _mm512_maskz_loadu_ps(m1, cr + 16));                         \
+            c##r##2 = _mm512_add_ps(c##r##2, _mm512_maskz_loadu_ps(m2, cr + 32));                         \
+        }                                                                                                 \
+        _mm512_mask_storeu_ps(cr, m0, c##r##0);                                                           \
+        _mm512_mask_storeu_ps(cr + 16, m1, c##r##1);                                                      \
+        _mm512_mask_storeu_ps(cr + 32, m2, c##r##2);                                                      \
+    }
+    STORE_ROW(0)
+    STORE_ROW(1)
+    STORE_ROW(2)
+    STORE_ROW(3)
+    STORE_ROW(4)
+    STORE_ROW(5)
+    STORE_ROW(6)
+    STORE_ROW(7)
+#undef STORE_ROW
+}
+
+static __mmask16 mask_for(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+SAI_AVX512 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc,
+                             int accumulate, const float *bias)
+{
+    const int mpanels = (m + 7) / 8, npanels = (n + 47) / 48;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        const int kc = k - k0 < KC ? k - k0 : KC;
+        const int load_c = accumulate || k0 > 0;
+        for (int p = 0; p < npanels; p++) {
+            const int ncols = n - p * 48 < 48 ? n - p * 48 : 48;
+            const __mmask16 m0 = mask_for(ncols), m1 = mask_for(ncols - 16), m2 = mask_for(ncols - 32);
+            const float *bpp = bp + (size_t)p * k * 48 + (size_t)k0 * 48;
+            for (int i = 0; i < mpanels; i++) {
+                const int rows = m - i * 8 < 8 ? m - i * 8 : 8;
+                kern8x48(kc, ap + (size_t)i * k * 8 + (size_t)k0 * 8, bpp, c + (size_t)i * 8 * ldc + p * 48, ldc,
+                         rows, m0, m1, m2, load_c, bias ? bias + i * 8 : NULL);
+            }
+        }
+    }
+}
+
+#else
+
+void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc, int accumulate,
+                  const float *bias)
+{
+    (void)m, (void)n, (void)k, (void)ap, (void)bp, (void)c, (void)ldc, (void)accumulate, (void)bias;
+}
+
+#endif
