@@ -4,7 +4,7 @@ import pytest
 
 import sacroai
 from sacroai.nn import losses as L
-from tests.reference.nn_train_ref import dice_loss_monai
+from reference.nn_train_ref import dice_loss_monai
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(2)
