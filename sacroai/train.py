@@ -32,7 +32,7 @@ import numpy as np
 from .nn.optim import clip_grad_norm_
 from .nn.weights import load_safetensors, save_safetensors, save_weights
 
-__all__ = ["fit", "load_checkpoint"]
+__all__ = ["fit", "evaluate", "load_checkpoint"]
 
 CHECKPOINT_NAME = "last_checkpoint.safetensors"
 BEST_NAME = "best.safetensors"
@@ -163,12 +163,23 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None):
 
 
 def _improved(value, best, mode):
+    if value is None or not math.isfinite(value):   # a NaN metric never counts as progress
+        return False
     if best is None:
         return True
     return value < best if mode == "min" else value > best
 
 
-def _evaluate(model, loss, data, batch_size, metrics):
+def evaluate(model, loss, data, batch_size=8, metrics=None):
+    """Loss and metrics of ``model`` (in eval mode, nothing cached) over ``data``.
+
+    data: ``(inputs, targets)`` arrays or a dataset (as for :func:`fit`).
+    Returns ``{"val_loss": sample-weighted mean of the per-batch losses,
+    "val_<name>": fn(all predictions, all targets) for each metric}``.
+    """
+    if not isinstance(data, (_ArrayData, _SampleData)):
+        data = _wrap_data(data, "data")
+    metrics = dict(metrics or {})
     model.eval()
     preds, targets, total = [], [], 0.0
     with _no_grad():
@@ -190,7 +201,8 @@ def _evaluate(model, loss, data, batch_size, metrics):
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size=8, metrics=None,
         scheduler=None, checkpoint_dir=None, early_stopping_patience=None, seed=0, progress=True,
-        monitor=None, mode=None, resume=True, shuffle=True, card=None, clip_grad_norm=None):
+        monitor=None, mode=None, resume=True, shuffle=True, card=None, clip_grad_norm=None,
+        augment=None):
     """Train ``model`` and return the per-epoch history (a list of dicts).
 
     Parameters
@@ -218,6 +230,9 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size
     card : extra model-card fields for the best weights (architecture, spacing, ...).
     clip_grad_norm : clip the joint gradient norm to this value before each step
         (:func:`sacroai.nn.optim.clip_grad_norm_`; nnU-Net uses 12).
+    augment : optional ``fn(x_batch, y_batch, rng) -> (x_batch, y_batch)`` applied to
+        every training batch; ``rng`` is the run's seeded Generator, so augmented
+        runs stay reproducible and resumable.
 
     Each history entry holds ``epoch`` (1-based), ``lr`` (of the first group,
     during that epoch), ``train_loss`` (sample-weighted mean over the epoch),
@@ -270,6 +285,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size
         for b in range(n_batches):
             idx = order[b * batch_size:(b + 1) * batch_size]
             xb, yb = train.batch(idx)
+            if augment is not None:
+                xb, yb = augment(xb, yb, rng)
             model.zero_grad()
             out = model(np.asarray(xb, dtype=np.float32))
             value = float(loss.forward(out, yb))
@@ -285,7 +302,7 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size
             bar.close()
         rec = {"epoch": epoch + 1, "lr": lr, "train_loss": total / n}
         if val is not None:
-            rec.update(_evaluate(model, loss, val, batch_size, metrics))
+            rec.update(evaluate(model, loss, val, batch_size, metrics))
         if scheduler is not None:
             scheduler.step()
         if monitor not in rec:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from sacroai.nn import inference as I
-from tests.reference.nn_train_models import TinySequential
-from tests.reference.nn_train_ref import (dense_patch_starts, gaussian_importance_map,
+from reference.nn_train_models import TinySequential
+from reference.nn_train_ref import (dense_patch_starts, gaussian_importance_map,
                                           sliding_window_ref)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 import sacroai
 from sacroai.nn import losses as L
-from tests.reference.nn_train_ref import dice_loss_monai
+from reference.nn_train_ref import dice_loss_monai
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(2)
@@ -274,6 +274,7 @@ DICE_CASES = [
     dict(softmax=True, to_onehot_y=True, jaccard=True, batch=True),
     dict(),  # probabilities given directly
     dict(softmax=True, to_onehot_y=True, reduction="none", include_background=False),
+    dict(sigmoid=True, batch=True, reduction="none", squared_pred=True),
 ]
 
 
@@ -449,3 +450,14 @@ def test_extreme_logits_vs_torch(scale):
 def test_focal_nan_raises():
     with pytest.raises(sacroai.NumericalError, match="FocalLoss"):
         L.FocalLoss()(np.array([[np.nan, 1.0]], np.float32), np.array([[1.0, 0.0]], np.float32))
+
+
+def test_dice_ce_one_hot_target_equals_labels():
+    r = rng(14)
+    x = r.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    lab = r.integers(0, 3, (2, 1, 5, 4))
+    onehot = (np.arange(3).reshape(1, 3, 1, 1) == lab).astype(np.float32)
+    a = L.DiceCELoss(softmax=True, to_onehot_y=True)
+    b = L.DiceCELoss(softmax=True)
+    assert a(x, lab.astype(np.float32)) == pytest.approx(b(x, onehot), rel=1e-12)
+    np.testing.assert_array_equal(a.backward(), b.backward())

@@ -263,3 +263,24 @@ def test_clip_grad_norm_matches_torch(max_norm, norm_type):
         np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="max_norm"):
         optim.clip_grad_norm_(ours, 0.0)
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
+def test_gradient_memory_layouts(cls):
+    """Fortran-ordered, strided, read-only and float64 gradients give the C-order result."""
+    r = np.random.default_rng(5)
+    g = r.standard_normal((6, 4)).astype(np.float32)
+    strided = np.zeros((6, 8), np.float32)
+    strided[:, ::2] = g
+    ro = g.copy()
+    ro.setflags(write=False)
+    results = []
+    for grad in [g, np.asfortranarray(g), strided[:, ::2], ro, g.astype(np.float64)]:
+        p = P(np.ones((6, 4)))
+        p.grad = grad
+        o = cls([p], lr=0.1)
+        o.step()
+        o.step()
+        results.append(p.data)
+    for res in results[1:]:
+        assert np.array_equal(res, results[0])

@@ -6,7 +6,7 @@ import pytest
 
 import sacroai
 from sacroai.nn import weights as W
-from tests.reference.nn_train_models import TinySequential
+from reference.nn_train_models import TinySequential
 
 
 def sample_tensors():

@@ -203,3 +203,38 @@ def test_unet_pipeline_fit_best_weights_sliding_window(tmp_path):
     assert prob.shape == (1, 2, 40, 40) and np.all(np.isfinite(prob))
     tta = flip_tta(lambda v: sliding_window_inference(v, (16, 16), 4, fresh), x)
     assert tta.shape == prob.shape and np.all(np.isfinite(tta))
+
+
+def test_augmentation_draws_from_the_seeded_generator(tmp_path):
+    calls = []
+
+    def flip(xb, yb, rng):
+        calls.append(1)
+        axes = tuple(a for a in (2, 3) if rng.uniform() < 0.5)
+        return np.flip(xb, axes).copy(), np.flip(yb, axes).copy()
+
+    def run(ckdir=None, epochs=3):
+        model = conv_net()
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        fit(model, seg_loss(), opt, squares_data(16, seed=1), epochs=epochs, batch_size=4, augment=flip,
+            checkpoint_dir=ckdir, progress=False)
+        return weights_of(model)
+
+    a, b = run(), run()
+    assert len(calls) == 2 * 3 * 4
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    run(tmp_path, epochs=1)                 # interrupted after one epoch ...
+    c = run(tmp_path, epochs=3)             # ... and resumed: same augmentations
+    for k in a:
+        assert np.array_equal(a[k], c[k]), k
+
+
+def test_evaluate_matches_fit_history():
+    from sacroai.train import evaluate
+    model = conv_net()
+    val = squares_data(8, seed=2)
+    hist = fit(model, seg_loss(), optim.SGD(model.parameters(), lr=0.01), squares_data(8, seed=1), val,
+               epochs=1, batch_size=4, metrics={"dice": foreground_dice}, progress=False)
+    rec = evaluate(model, seg_loss(), val, batch_size=4, metrics={"dice": foreground_dice})
+    assert rec["val_loss"] == hist[-1]["val_loss"] and rec["val_dice"] == hist[-1]["val_dice"]

@@ -4,8 +4,8 @@
  * B is the im2col tile packed in panels of 48 columns ([K][48] each), written
  * directly in that layout by the convolution, so B is packed only once (an
  * sgemm call would copy the column matrix again).  The micro-kernel keeps an
- * 8 x 48 block of C in 24 zmm registers; K is cut into blocks of 128 so a B
- * sub-panel (24 KiB) stays in L1 while all A panels pass over it.
+ * 8 x 48 block of C in 24 zmm registers; K is cut into blocks of 64 so a B
+ * sub-panel (12 KiB) stays in L1 while all A panels pass over it.
  *
  * Compiled for AVX-512 through function attributes and used only when the
  * CPU reports AVX-512F at run time (sai_gemm8x48_available).
@@ -52,23 +52,16 @@ void sai_pack_a8(const float *a, int m, int k, float *ap)
 
 #if SAI_HAVE_AVX512_BUILD
 
-#define KC 128
+#define KC 64
 
 SAI_AVX512 static void kern8x48(int kc, const float *ap, const float *bp, float *c, int ldc, int rows,
                                  __mmask16 m0, __mmask16 m1, __mmask16 m2, int load_c, const float *bias)
 {
     __m512 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
     __m512 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
-#define INIT_ROW(r)                                                                       \
-    do {                                                                                  \
-        if (load_c && (r) < rows) {                                                       \
-            c##r##0 = _mm512_maskz_loadu_ps(m0, c + (size_t)(r) * ldc);                   \
-            c##r##1 = _mm512_maskz_loadu_ps(m1, c + (size_t)(r) * ldc + 16);              \
-            c##r##2 = _mm512_maskz_loadu_ps(m2, c + (size_t)(r) * ldc + 32);              \
-        } else {                                                                          \
-            c##r##0 = c##r##1 = c##r##2 =                                                 \
-                _mm512_set1_ps(bias && (r) < rows ? bias[r] : 0.0f);                      \
-        }                                                                                 \
+#define INIT_ROW(r)                                                                                  \
+    do {                                                                                             \
+        c##r##0 = c##r##1 = c##r##2 = _mm512_set1_ps(!load_c && bias && (r) < rows ? bias[r] : 0.0f); \
     } while (0)
     INIT_ROW(0);
     INIT_ROW(1);
@@ -101,11 +94,19 @@ SAI_AVX512 static void kern8x48(int kc, const float *ap, const float *bp, float 
         ap += 8;
         bp += 48;
     }
-#define STORE_ROW(r)                                                         \
-    if ((r) < rows) {                                                        \
-        _mm512_mask_storeu_ps(c + (size_t)(r) * ldc, m0, c##r##0);           \
-        _mm512_mask_storeu_ps(c + (size_t)(r) * ldc + 16, m1, c##r##1);      \
-        _mm512_mask_storeu_ps(c + (size_t)(r) * ldc + 32, m2, c##r##2);      \
+    /* each K block is summed from zero and then added to C: a two-level sum
+     * keeps float32 rounding close to a blocked dot product */
+#define STORE_ROW(r)                                                                                      \
+    if ((r) < rows) {                                                                                     \
+        float *cr = c + (size_t)(r) * ldc;                                                                \
+        if (load_c) {                                                                                     \
+            c##r##0 = _mm512_add_ps(c##r##0, _mm512_maskz_loadu_ps(m0, cr));                              \
+            c##r##1 = _mm512_add_ps(c##r##1, _mm512_maskz_loadu_ps(m1, cr + 16));                         \
+            c##r##2 = _mm512_add_ps(c##r##2, _mm512_maskz_loadu_ps(m2, cr + 32));                         \
+        }                                                                                                 \
+        _mm512_mask_storeu_ps(cr, m0, c##r##0);                                                           \
+        _mm512_mask_storeu_ps(cr + 16, m1, c##r##1);                                                      \
+        _mm512_mask_storeu_ps(cr + 32, m2, c##r##2);                                                      \
     }
     STORE_ROW(0)
     STORE_ROW(1)

@@ -2,7 +2,7 @@
  * (the single-tensor code path), in float32 arithmetic like PyTorch's CPU
  * kernels.  Element-wise only, so any thread count gives identical results.
  *
- * Each update runs over contiguous ranges in a helper that takes every
+ * Each update runs over contiguous ranges in a function that takes every
  * coefficient by value and the buffers as restrict pointers, so the compiler
  * can hoist the option tests out of the loop and vectorize it. */
 #include <math.h>

@@ -1,4 +1,4 @@
-"""Inference helpers: batched prediction, sliding-window inference over volumes
+"""Inference: batched prediction, sliding-window inference over volumes
 larger than the training patch (MONAI's algorithm), and test-time flipping.
 
 A *predictor* is a model with ``forward(x)`` (called in eval mode) or any

@@ -409,7 +409,8 @@ class DiceLoss(_Loss):
         x3 = x.reshape(b, c, s)
         act = None
         if self.sigmoid:
-            p = (1.0 / (1.0 + np.exp(-x3.astype(np.float64)))).astype(np.float32)
+            with np.errstate(over="ignore"):
+                p = np.float32(1.0) / (np.float32(1.0) + np.exp(-x3))
             act = "sigmoid"
         elif self.softmax:
             if c == 1:
@@ -441,18 +442,19 @@ class DiceLoss(_Loss):
         num_v = 2.0 * inter + self.smooth_nr
         den_v = den + self.smooth_dr
         f = 1.0 - num_v / den_v
-        # d f / d p for every kept element: -(2 t B - A dDen/dp) / B^2
-        a = num_v / den_v ** 2                 # A / B^2
-        inv_b = 1.0 / den_v
-        if self.batch:
-            a, inv_b = a[None, :, None], inv_b[None, :, None]
+        # d f / d p = -(2 t B - A dDen/dp) / B^2 is linear in t and p within a row:
+        # g = ct * t + cp * p + c0, with dDen/dp = 1 (or 2p squared; jaccard: 2 (dpred - t))
+        alpha = -2.0 / den_v          # coefficient of t from the numerator
+        beta = num_v / den_v ** 2     # A / B^2, times dDen/dp
+        if self.jaccard:
+            ct, cp, c0 = alpha - 2.0 * beta, (4.0 * beta if self.squared_pred else 0.0 * beta), \
+                (0.0 * beta if self.squared_pred else 2.0 * beta)
         else:
-            a, inv_b = a[:, :, None], inv_b[:, :, None]
-        dpred = 2.0 * pk.astype(np.float64) if self.squared_pred else 1.0
-        d_den = 2.0 * (dpred - tk) if self.jaccard else dpred
-        g_p = -2.0 * tk * inv_b + a * d_den
+            ct, cp, c0 = alpha, (2.0 * beta if self.squared_pred else 0.0 * beta), \
+                (0.0 * beta if self.squared_pred else beta)
+        self._coef = (ct, cp, c0)
+        self._pk, self._tk = pk, tk
         self._act, self._p, self._first, self._shape = act, p, first, x.shape
-        self._g_p = g_p  # per-element gradient of f for its (b, c) or (c) entry
         self._f_shape = f.shape
         value = self._finish(f.astype(np.float32) if self.reduction == "none" else f, None)
         return value
@@ -466,15 +468,23 @@ class DiceLoss(_Loss):
         return np.float64(float(grad_output) * self._scale)
 
     def backward(self, grad_output=1.0):
-        if getattr(self, "_g_p", None) is None:
+        if getattr(self, "_coef", None) is None:
             raise RuntimeError("DiceLoss.backward() called before forward()")
-        scale = self._reduced_grad(grad_output, self._f_shape)
-        if np.ndim(scale):
-            scale = scale[None, :, None] if self.batch else scale[:, :, None]
+        scale = self._reduced_grad(grad_output, self._f_shape)   # scalar, or per f entry
         b, c = self._shape[:2]
         s = self._p.shape[2]
+
+        def rows(coef):  # per-(b, c) float32 coefficients, the reduction scale folded in
+            v = np.broadcast_to(coef * scale, self._f_shape)
+            v = np.broadcast_to(v[None], (b,) + v.shape) if self.batch else v
+            return v.astype(np.float32)[:, :, None]
+
+        ct, cp, c0 = (rows(k) for k in self._coef)
         g_p = np.zeros((b, c, s), dtype=np.float32)
-        g_p[:, self._first:] = self._g_p * scale
+        kept = ct * self._tk + c0
+        if self.squared_pred:
+            kept += cp * self._pk
+        g_p[:, self._first:] = kept
         if self._act == "sigmoid":
             g = g_p * self._p * (1.0 - self._p)
         elif self._act == "softmax":
