@@ -31,7 +31,7 @@ IMAGE_SOURCES = ["csrc/image/typed.c", "csrc/image/spline.c", "csrc/image/resamp
                  "csrc/image/normalize.c", "csrc/image/filters.c"]
 
 NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/nn/act.c", "csrc/nn/pool.c",
-              "csrc/nn/upsample.c", "csrc/nn/linear.c", "csrc/nn/loss.c", "csrc/nn/optim.c", "csrc/py/py_nn_train.c",
+              "csrc/nn/upsample.c", "csrc/nn/linear.c", "csrc/nn/loss.c", "csrc/nn/optim.c",
               "csrc/nn/gemm_avx512.c"]
 
 SCORES_SOURCES = ["csrc/scores/sparcc_sij.c", "csrc/scores/sparcc_spine.c", "csrc/scores/sparcc_sss.c",
@@ -42,7 +42,8 @@ SCORES_SOURCES = ["csrc/scores/sparcc_sij.c", "csrc/scores/sparcc_spine.c", "csr
 STATS_SOURCES = ["csrc/stats/sort.c", "csrc/stats/roc.c", "csrc/stats/bootstrap.c"]
 
 PY_SOURCES = ["csrc/py/module.c", "csrc/py/py_util.c", "csrc/py/py_config.c", "csrc/py/py_io.c",
-              "csrc/py/py_image.c", "csrc/py/py_nn.c", "csrc/py/py_scores.c", "csrc/py/py_stats.c"]
+              "csrc/py/py_image.c", "csrc/py/py_nn.c", "csrc/py/py_nn_train.c", "csrc/py/py_scores.c",
+              "csrc/py/py_stats.c"]
 
 ALL_SOURCES = (COMMON_SOURCES + IO_SOURCES + IMAGE_SOURCES + NN_SOURCES + SCORES_SOURCES
                + STATS_SOURCES + PY_SOURCES)

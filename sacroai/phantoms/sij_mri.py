@@ -13,8 +13,8 @@ In every slice the sacrum is a wedge around the midline (wider cranially),
 each ilium lies lateral to it, and a 2.4 mm joint space separates them.
 The joint line is oblique.  Only the central slices show the cartilaginous
 joint fully; its visible height tapers in the outer slices.  Presacral
-vessels (the SPARCC intensity reference) are bright discs in the two most
-anterior slices, in front of the sacrum.
+vessels (the SPARCC intensity reference) are bright oblique tubes in the
+two most anterior slices, in front of the sacrum.
 
 Quadrant label map (``quadrants``), the SPARCC quadrant order per joint:
 
@@ -244,10 +244,13 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
         img[joint] = FLUID
         # presacral vessels: anterior slices, in front of the lower sacrum
         if vessel_slice:
-            for cx in (-9.0, 9.0):
-                disc = (X - cx) ** 2 + (Z - (z_bot + 10)) ** 2 <= 4.0 ** 2
-                vessels[..., k] |= disc
-                img[disc] = VESSEL
+            # the common iliac vessels run obliquely down in front of the sacrum:
+            # bright tubes, 6 mm wide, diverging caudally
+            for sgn in (-1.0, 1.0):
+                cx = sgn * (9.0 + 0.25 * (z_top - 10 - Z))
+                tube = (np.abs(X - cx) <= 3.0) & (Z >= z_bot) & (Z <= z_top - 10)
+                vessels[..., k] |= tube
+                img[tube] = VESSEL
         stir[..., k] = img
         if t1 is not None:
             t1k = np.where(body, 0.35, 0.9).astype(np.float32)
