@@ -1,0 +1,5 @@
+"""End-to-end study pipelines built from the package's parts.
+
+``sacroai.pipelines.sij_mri``: semicoronal STIR → bones → quadrants → oedema →
+SPARCC SIJ and ASAS, with a patient-level probability of active sacroiliitis.
+"""
