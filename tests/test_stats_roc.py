@@ -276,3 +276,20 @@ def test_roc_curve_direction_lower_thresholds():
     assert thr[0] == -np.inf and np.all(np.diff(thr[1:]) > 0)
     j = 5
     assert tpr[j] == np.mean(s[y == 1] <= thr[j])
+
+
+def test_clustered_paired_delong_matches_twin():
+    rng = np.random.default_rng(14)
+    groups = np.repeat(np.arange(50), 2)
+    latent = np.repeat(rng.normal(size=50), 2)
+    y = (latent + 0.7 * rng.normal(size=100) > 0.3).astype(int)
+    a = np.round(latent + rng.normal(size=100) + y, 1)
+    b = np.round(0.5 * a + rng.normal(size=100), 1)
+    t = delong_test(y, a, b, groups=groups)
+    diff, var = ref.obuchowski_paired_var(y, a, b, groups)
+    assert t.method == "DeLong paired, clustered"
+    assert t.estimate == pytest.approx(diff, rel=RTOL)
+    assert t.statistic == pytest.approx(diff / np.sqrt(var), rel=RTOL)
+    # its diagonal is the single-score clustered variance
+    assert t.extra["cov"][0, 0] == pytest.approx(roc_auc(y, a, groups=groups).se ** 2, rel=RTOL)
+    assert delong_test(y, a, b, groups=np.arange(100)).statistic == delong_test(y, a, b).statistic

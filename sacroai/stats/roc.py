@@ -72,23 +72,29 @@ def _delong_se(v10, v01):
     return float(np.sqrt(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n))
 
 
-def _obuchowski_se(auc, v10, v01, y, codes):
-    """Clustered DeLong variance (Obuchowski 1997, Biometrics 53:567):
-    var = S10/M + S01/N + 2 S11/(M N) with per-cluster sums of placement values."""
+def _obuchowski_cov(aucs, v10s, v01s, y, codes):
+    """Clustered DeLong covariance of K AUCs on the same cases (Obuchowski 1997,
+    Biometrics 53:567): cov_rs = S10_rs/M + S01_rs/N + (S11_rs + S11_sr)/(M N), from
+    per-cluster sums of the placement values."""
     n_cl = int(codes.max()) + 1
+    K = len(aucs)
     if n_cl < 2:
-        return float("nan")
+        return np.full((K, K), np.nan)
     pos, neg = y == 1, y == 0
-    M, N = len(v10), len(v01)
+    M, N = len(v10s[0]), len(v01s[0])
     m_i = np.bincount(codes[pos], minlength=n_cl)
     n_i = np.bincount(codes[neg], minlength=n_cl)
-    v10_i = np.bincount(codes[pos], weights=v10, minlength=n_cl) - m_i * auc
-    v01_i = np.bincount(codes[neg], weights=v01, minlength=n_cl) - n_i * auc
+    A = np.array([np.bincount(codes[pos], weights=v, minlength=n_cl) - m_i * t for v, t in zip(v10s, aucs)])
+    B = np.array([np.bincount(codes[neg], weights=v, minlength=n_cl) - n_i * t for v, t in zip(v01s, aucs)])
     f = n_cl / (n_cl - 1)
-    s10 = f / M * np.sum(v10_i ** 2)
-    s01 = f / N * np.sum(v01_i ** 2)
-    s11 = f * np.sum(v10_i * v01_i)
-    return float(np.sqrt(max(s10 / M + s01 / N + 2 * s11 / (M * N), 0.0)))
+    s10 = f / M * (A @ A.T)
+    s01 = f / N * (B @ B.T)
+    s11 = f * (A @ B.T)
+    return s10 / M + s01 / N + (s11 + s11.T) / (M * N)
+
+
+def _obuchowski_se(auc, v10, v01, y, codes):
+    return float(np.sqrt(max(_obuchowski_cov([auc], [v10], [v01], y, codes)[0, 0], 0.0)))
 
 
 def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boot=2000, seed=None,
@@ -171,17 +177,26 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
     return res
 
 
-def delong_test(y_true, score_a, score_b, *, conf_level=0.95, direction="higher", nan_policy="raise"):
+def delong_test(y_true, score_a, score_b, *, groups=None, conf_level=0.95, direction="higher",
+                nan_policy="raise"):
     """Paired DeLong test of two scores on the same cases.
 
     z = (AUC_a - AUC_b) / sqrt(V_a + V_b - 2 Cov), two-sided normal p.  Identical
     curves give z = 0, p = 1.  ``estimate`` = AUC_a - AUC_b with its Wald interval;
     ``extra`` holds both AUCs and the 2x2 covariance matrix.
+    groups : patient ids; when patients contribute several rows the covariance is
+        Obuchowski's (1997) clustered one (method "DeLong paired, clustered").
     """
     y = as_binary(y_true, "y_true")
     a = as_1d_float(score_a, "score_a")
     b = as_1d_float(score_b, "score_b")
-    y, a, b = complete_cases(nan_policy, ["y_true", "score_a", "score_b"], [y, a, b])
+    if groups is None:
+        y, a, b = complete_cases(nan_policy, ["y_true", "score_a", "score_b"], [y, a, b])
+        codes = None
+    else:
+        codes = groups_to_codes(groups, len(a)).astype(np.float64)
+        y, a, b, codes = complete_cases(nan_policy, ["y_true", "score_a", "score_b", "groups"], [y, a, b, codes])
+        codes = np.unique(codes.astype(np.int64), return_inverse=True)[1].astype(np.int64)
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if direction == "lower":
@@ -193,7 +208,11 @@ def delong_test(y_true, score_a, score_b, *, conf_level=0.95, direction="higher"
     conf_level = check_conf_level(conf_level)
     auc_a, v10a, v01a = _core.stats_delong_placements(a, y)
     auc_b, v10b, v01b = _core.stats_delong_placements(b, y)
-    S = np.cov(np.vstack([v10a, v10b])) / m + np.cov(np.vstack([v01a, v01b])) / n
+    clustered = codes is not None and codes.max() + 1 < len(y)
+    if clustered:
+        S = _obuchowski_cov([auc_a, auc_b], [v10a, v10b], [v01a, v01b], y, codes)
+    else:
+        S = np.cov(np.vstack([v10a, v10b])) / m + np.cov(np.vstack([v01a, v01b])) / n
     diff = auc_a - auc_b
     var = S[0, 0] + S[1, 1] - 2 * S[0, 1]
     var = max(var, 0.0)
@@ -206,7 +225,8 @@ def delong_test(y_true, score_a, score_b, *, conf_level=0.95, direction="higher"
         p = float(2 * _st.norm.sf(abs(zval)))
     zc = _st.norm.ppf(0.5 + conf_level / 2)
     se = float(np.sqrt(var))
-    return TestResult(statistic=float(zval), p_value=p, method="DeLong paired", estimate=diff,
+    return TestResult(statistic=float(zval), p_value=p,
+                      method="DeLong paired, clustered" if clustered else "DeLong paired", estimate=diff,
                       ci_low=diff - zc * se, ci_high=diff + zc * se, n=len(y),
                       extra={"auc_a": auc_a, "auc_b": auc_b, "cov": S, "se": se})
 
