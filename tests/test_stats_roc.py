@@ -172,7 +172,9 @@ def test_bootstrap_ci_type7_and_clustered():
     # clustered: two joints per patient, replicate weights = patient draw counts
     groups = np.arange(200) // 2
     rc = roc_auc(y, s, ci="bootstrap", groups=groups, n_boot=30, seed=5)
-    counts = _core.stats_boot_counts(np.zeros(100, dtype=np.int64), 1, 30, 5)
+    patient_pos = np.zeros(100, dtype=np.int64)
+    np.maximum.at(patient_pos, groups, y)
+    counts = _core.stats_boot_counts(patient_pos, 2, 30, 5)
     want = [ref.weighted_auc(y, s, counts[b][groups].astype(float)) for b in range(30)]
     np.testing.assert_allclose(rc.replicates, want, rtol=1e-12)
 

@@ -109,7 +109,8 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         fewer than 2 observations.
         Bootstrap: `n_boot` resamples stratified by outcome (cases and controls
         resampled separately), or, when `groups` (patient ids) are given, patients
-        resampled with replacement (replicates that lack a class are dropped);
+        resampled with replacement, separately for patients with and without a
+        positive row (replicates that still lack a class are dropped);
         percentile limits with linear interpolation (R type 7); the point estimate
         stays the sample AUC.  `seed`: int or numpy Generator (None draws fresh
         entropy; the seed used is stored in ``result.extra['seed']``).
@@ -159,8 +160,9 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         else:
             unit = codes
             unit_stratum = np.zeros(int(codes.max()) + 1, dtype=np.int64)
-            n_strata = 1
-            kind = "clustered by groups"
+            np.maximum.at(unit_stratum, codes, y.astype(np.int64))  # patient has a positive row
+            n_strata = 2
+            kind = "patients resampled, stratified by any positive row"
         reps = _core.stats_boot_auc(s, y, unit, unit_stratum, n_strata, int(n_boot), seed_used)
         ok = reps[~np.isnan(reps)]
         if len(ok) == 0:
