@@ -295,3 +295,26 @@ def test_clustered_paired_delong_matches_twin():
     # its diagonal is the single-score clustered variance
     assert t.extra["cov"][0, 0] == pytest.approx(roc_auc(y, a, groups=groups).se ** 2, rel=RTOL)
     assert delong_test(y, a, b, groups=np.arange(100)).statistic == delong_test(y, a, b).statistic
+
+
+def test_delong_multi_matches_psi_twin_and_paired_test(breast_cancer_scores):
+    from scipy.stats import chi2
+    from sacroai.stats import delong_covariance, delong_test_multi
+    y, p, p2, X = breast_cancer_scores
+    p3 = np.round(X[:, 0], 0)
+    S = np.column_stack([p, p2, p3])
+    aucs, cov = delong_covariance(y, S)
+    comps = [ref.delong_direct(y, S[:, k]) for k in range(3)]
+    m, n = (y == 1).sum(), (y == 0).sum()
+    want = np.cov(np.vstack([c[1] for c in comps])) / m + np.cov(np.vstack([c[2] for c in comps])) / n
+    np.testing.assert_allclose(cov, want, rtol=RTOL)
+    np.testing.assert_allclose(aucs, [c[0] for c in comps], rtol=RTOL)
+    L = np.array([[1, 0, -1], [0, 1, -1.0]])
+    d = L @ aucs
+    x2 = d @ np.linalg.inv(L @ want @ L.T) @ d
+    t = delong_test_multi(y, S)
+    assert t.statistic == pytest.approx(x2, rel=RTOL) and t.df == 2
+    assert t.p_value == pytest.approx(chi2.sf(x2, 2), rel=RTOL)
+    # with two scores it is the square of the paired z
+    t2 = delong_test_multi(y, [p, p2])
+    assert t2.statistic == pytest.approx(delong_test(y, p, p2).statistic ** 2, rel=RTOL)

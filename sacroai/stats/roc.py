@@ -233,6 +233,68 @@ def delong_test(y_true, score_a, score_b, *, groups=None, conf_level=0.95, direc
                       extra={"auc_a": auc_a, "auc_b": auc_b, "cov": S, "se": se})
 
 
+def delong_covariance(y_true, scores, *, groups=None, direction="higher", nan_policy="raise"):
+    """AUCs of K scores on the same cases and their DeLong covariance matrix (K, K)
+    (Obuchowski's clustered covariance when `groups` repeat patients).
+
+    scores : (n, K) array or sequence of K arrays.  Returns (aucs, cov)."""
+    y = as_binary(y_true, "y_true")
+    S = np.asarray(scores, dtype=np.float64)
+    if S.ndim != 2:
+        raise ValueError(f"scores must be (n, K) or a sequence of K arrays, got shape {S.shape}")
+    if S.shape[0] != len(y) and S.shape[1] == len(y):
+        S = S.T
+    if S.shape[0] != len(y):
+        raise ValueError(f"scores have {S.shape[0]} rows but y_true has {len(y)}")
+    if np.isinf(S).any():
+        raise ValueError("scores contain infinite values")
+    cols = [S[:, k] for k in range(S.shape[1])]
+    names = ["y_true"] + [f"scores[:, {k}]" for k in range(len(cols))]
+    arrays = [y] + cols
+    if groups is not None:
+        arrays.append(groups_to_codes(groups, len(y)).astype(np.float64))
+        names.append("groups")
+    out = complete_cases(nan_policy, names, arrays)
+    y = out[0].astype(np.uint8)
+    cols = out[1:1 + len(cols)]
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if direction == "lower":
+        cols = [-c for c in cols]
+    m, n = require_both_classes(y)
+    if m < 2 or n < 2:
+        raise ValueError("the DeLong covariance needs at least 2 positives and 2 negatives")
+    comps = [_core.stats_delong_placements(np.ascontiguousarray(c), y) for c in cols]
+    aucs = np.array([c[0] for c in comps])
+    v10s, v01s = [c[1] for c in comps], [c[2] for c in comps]
+    codes = None
+    if groups is not None:
+        codes = np.unique(out[-1].astype(np.int64), return_inverse=True)[1].astype(np.int64)
+    if codes is not None and codes.max() + 1 < len(y):
+        return aucs, _obuchowski_cov(aucs, v10s, v01s, y, codes)
+    return aucs, np.atleast_2d(np.cov(np.vstack(v10s))) / m + np.atleast_2d(np.cov(np.vstack(v01s))) / n
+
+
+def delong_test_multi(y_true, scores, *, groups=None, direction="higher", nan_policy="raise"):
+    """DeLong (1988) chi-square test that K >= 2 correlated AUCs are all equal:
+    X2 = (L a)' (L S L')^-1 (L a) with contrasts L = [I | -1] (each AUC minus the last),
+    df = K - 1.  ``extra`` holds the AUCs and the covariance matrix."""
+    aucs, cov = delong_covariance(y_true, scores, groups=groups, direction=direction, nan_policy=nan_policy)
+    K = len(aucs)
+    if K < 2:
+        raise ValueError("delong_test_multi needs at least 2 scores")
+    L = np.hstack([np.eye(K - 1), -np.ones((K - 1, 1))])
+    d = L @ aucs
+    V = L @ cov @ L.T
+    if np.allclose(d, 0, rtol=0, atol=1e-15):
+        stat = 0.0
+    else:
+        stat = float(d @ np.linalg.pinv(V) @ d)
+    df = int(np.linalg.matrix_rank(V)) or K - 1
+    return TestResult(statistic=stat, p_value=float(_st.chi2.sf(stat, df)), df=df, method="DeLong chi-square",
+                      n=len(np.asarray(y_true)), extra={"aucs": aucs, "cov": cov})
+
+
 def delong_test_unpaired(y_true_a, score_a, y_true_b, score_b, *, conf_level=0.95, nan_policy="raise"):
     """DeLong test for two AUCs from independent samples: z = (A1 - A2)/sqrt(V1 + V2)."""
     r1 = roc_auc(y_true_a, score_a, nan_policy=nan_policy)
