@@ -318,3 +318,36 @@ def test_delong_multi_matches_psi_twin_and_paired_test(breast_cancer_scores):
     # with two scores it is the square of the paired z
     t2 = delong_test_multi(y, [p, p2])
     assert t2.statistic == pytest.approx(delong_test(y, p, p2).statistic ** 2, rel=RTOL)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "readonly", "memmap", "float32", "int16",
+                                    "fortran-column"])
+def test_core_kernels_accept_layouts(layout, tmp_path):
+    y, s = synthetic(301, True, 15)
+    want = ref.delong_direct(y, s.astype(np.float32).astype(np.float64) if layout == "float32" else
+                             (np.round(s * 10).astype(np.int16).astype(np.float64) if layout == "int16" else s))
+    y8 = y.astype(np.uint8)
+    if layout == "strided":
+        buf = np.zeros(2 * len(s))
+        buf[::2] = s
+        x = buf[::2]
+    elif layout == "readonly":
+        x = s.copy()
+        x.setflags(write=False)
+    elif layout == "memmap":
+        path = tmp_path / "s.dat"
+        s.tofile(path)
+        x = np.memmap(path, dtype=np.float64, mode="r", shape=s.shape)
+    elif layout == "float32":
+        x = s.astype(np.float32)
+    elif layout == "int16":
+        x = np.round(s * 10).astype(np.int16)
+    elif layout == "fortran-column":
+        x = np.asfortranarray(np.column_stack([s, s]))[:, 1]
+    else:
+        x = s
+    auc, v10, v01 = _core.stats_delong_placements(x, y8)
+    assert auc == pytest.approx(want[0], rel=1e-12)
+    np.testing.assert_allclose(v10, want[1], rtol=1e-12)
+    thr, tps, fps, k = _core.stats_roc_counts(x, y8)
+    assert tps[k - 1] == y.sum() and fps[k - 1] == (1 - y).sum()
