@@ -153,3 +153,29 @@ def test_cross_validate_repeated_splitter_collects_each_repeat():
     res = cross_validate(_fit_predict, X, y, g, RepeatedStratifiedPatientKFold(3, n_repeats=2, random_state=0))
     assert res.oof.shape == (2, len(y)) and not np.isnan(res.oof).any()
     assert len(res.fold_metrics) == 6
+
+
+def test_stacking_end_to_end_with_out_of_fold_predictions():
+    import statsmodels.api as sm
+    from sacroai.stats import stack_predictions
+    X, y, g = sij_cohort(60, seed=5)
+    oof_a = cross_validate(lambda a, b, c: _fit_predict(a[:, :2], b, c[:, :2]), X, y, g,
+                           StratifiedPatientKFold(4)).oof
+    oof_b = cross_validate(lambda a, b, c: _fit_predict(a[:, 2:], b, c[:, 2:]), X, y, g,
+                           StratifiedPatientKFold(4)).oof
+    age = np.random.default_rng(0).normal(50, 10, len(y))
+    res = stack_predictions(np.column_stack([oof_a, oof_b]), y, covariates=age, names=["imgA", "imgB", "age"])
+    F = np.column_stack([np.log(oof_a / (1 - oof_a)), np.log(oof_b / (1 - oof_b)), age])
+    m = sm.Logit(y, sm.add_constant(F)).fit(disp=0, tol=1e-14)
+    np.testing.assert_allclose(res.model.coef, m.params, rtol=1e-6)
+
+
+def test_import_does_not_pull_optional_dependencies():
+    import subprocess
+    import sys
+    code = ("import sys, sacroai.stats, sacroai.plotting; "
+            "print(sorted(m for m in ('matplotlib', 'sklearn', 'joblib', 'pandas', 'dask', 'statsmodels') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
+    assert out.stdout.strip() == "[]"

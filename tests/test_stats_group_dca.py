@@ -200,3 +200,17 @@ def test_decision_curve_nan_policy_omit_is_complete_case():
     b = decision_curve(y[keep], {"m": p[keep], "p": p[keep]})
     np.testing.assert_array_equal(a.net_benefit["m"], b.net_benefit["m"])
     assert a.n == 78
+
+
+def test_decision_curve_bands_clustered_by_patient():
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(50), 2)
+    p = rng.uniform(0.01, 0.99, 100)
+    y = (rng.random(100) < p).astype(int)
+    res = decision_curve(y, {"m": p}, thresholds=[0.2, 0.4], n_boot=30, seed=2, groups=groups)
+    strata = np.zeros(50, dtype=np.int64)
+    np.maximum.at(strata, groups, y)
+    W = _core.stats_boot_counts(strata, 2, 30, 2)[:, groups].astype(float)
+    reps = np.array([[np.sum(w * ((p >= t) * y - (p >= t) * (1 - y) * t / (1 - t))) / w.sum()
+                      for t in (0.2, 0.4)] for w in W])
+    np.testing.assert_allclose(res.bands["m"][0], np.quantile(reps, 0.025, axis=0), rtol=RTOL)

@@ -77,3 +77,28 @@ def test_report_one_page(study, tmp_path, ext):
     with pytest.raises(ValueError, match="path must end"):
         plotting.report(y, risks, tmp_path / "r.docx")
     plt.close("all")
+
+
+def test_roc_bootstrap_band_contains_curve(study, tmp_path):
+    from sacroai.plotting.displays import _bootstrap_roc_band
+    from sacroai.stats import roc_curve
+    y, risks = study
+    p = risks["model A"]
+    grid, lo, hi = _bootstrap_roc_band(y, p, 0.95, 400, 1, np.linspace(0, 1, 101))
+    fpr, tpr, _ = roc_curve(y, p)
+    sens = tpr[np.searchsorted(fpr, grid, side="right") - 1]
+    assert np.all(lo <= hi) and np.mean((lo <= sens + 1e-12) & (sens <= hi + 1e-12)) > 0.95
+    # each replicate is the weighted ROC step function (scikit-learn with sample_weight)
+    from sklearn.metrics import roc_curve as sk_roc
+    from sacroai import _core
+    from sacroai.plotting.displays import _bootstrap_roc_curves
+    grid = np.linspace(0, 1, 101)
+    curves = _bootstrap_roc_curves(y, p, 3, 7, grid)
+    W = _core.stats_boot_counts(np.asarray(y, dtype=np.int64), 2, 3, 7)
+    for b in range(3):
+        f, t, _ = sk_roc(y, p, sample_weight=W[b], drop_intermediate=False)
+        np.testing.assert_allclose(curves[b], t[np.searchsorted(f, grid, side="right") - 1], rtol=1e-12)
+    d = plotting.RocDisplay.from_predictions(y, risks, band="bootstrap", n_boot=100).plot()
+    assert_png(d.figure_, tmp_path / "roc_boot.png")
+    with pytest.raises(ValueError, match="band"):
+        plotting.RocDisplay.from_predictions(y, risks, band="delong")

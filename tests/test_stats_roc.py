@@ -172,7 +172,9 @@ def test_bootstrap_ci_type7_and_clustered():
     # clustered: two joints per patient, replicate weights = patient draw counts
     groups = np.arange(200) // 2
     rc = roc_auc(y, s, ci="bootstrap", groups=groups, n_boot=30, seed=5)
-    counts = _core.stats_boot_counts(np.zeros(100, dtype=np.int64), 1, 30, 5)
+    patient_pos = np.zeros(100, dtype=np.int64)
+    np.maximum.at(patient_pos, groups, y)
+    counts = _core.stats_boot_counts(patient_pos, 2, 30, 5)
     want = [ref.weighted_auc(y, s, counts[b][groups].astype(float)) for b in range(30)]
     np.testing.assert_allclose(rc.replicates, want, rtol=1e-12)
 
@@ -276,3 +278,76 @@ def test_roc_curve_direction_lower_thresholds():
     assert thr[0] == -np.inf and np.all(np.diff(thr[1:]) > 0)
     j = 5
     assert tpr[j] == np.mean(s[y == 1] <= thr[j])
+
+
+def test_clustered_paired_delong_matches_twin():
+    rng = np.random.default_rng(14)
+    groups = np.repeat(np.arange(50), 2)
+    latent = np.repeat(rng.normal(size=50), 2)
+    y = (latent + 0.7 * rng.normal(size=100) > 0.3).astype(int)
+    a = np.round(latent + rng.normal(size=100) + y, 1)
+    b = np.round(0.5 * a + rng.normal(size=100), 1)
+    t = delong_test(y, a, b, groups=groups)
+    diff, var = ref.obuchowski_paired_var(y, a, b, groups)
+    assert t.method == "DeLong paired, clustered"
+    assert t.estimate == pytest.approx(diff, rel=RTOL)
+    assert t.statistic == pytest.approx(diff / np.sqrt(var), rel=RTOL)
+    # its diagonal is the single-score clustered variance
+    assert t.extra["cov"][0, 0] == pytest.approx(roc_auc(y, a, groups=groups).se ** 2, rel=RTOL)
+    assert delong_test(y, a, b, groups=np.arange(100)).statistic == delong_test(y, a, b).statistic
+
+
+def test_delong_multi_matches_psi_twin_and_paired_test(breast_cancer_scores):
+    from scipy.stats import chi2
+    from sacroai.stats import delong_covariance, delong_test_multi
+    y, p, p2, X = breast_cancer_scores
+    p3 = np.round(X[:, 0], 0)
+    S = np.column_stack([p, p2, p3])
+    aucs, cov = delong_covariance(y, S)
+    comps = [ref.delong_direct(y, S[:, k]) for k in range(3)]
+    m, n = (y == 1).sum(), (y == 0).sum()
+    want = np.cov(np.vstack([c[1] for c in comps])) / m + np.cov(np.vstack([c[2] for c in comps])) / n
+    np.testing.assert_allclose(cov, want, rtol=RTOL)
+    np.testing.assert_allclose(aucs, [c[0] for c in comps], rtol=RTOL)
+    L = np.array([[1, 0, -1], [0, 1, -1.0]])
+    d = L @ aucs
+    x2 = d @ np.linalg.inv(L @ want @ L.T) @ d
+    t = delong_test_multi(y, S)
+    assert t.statistic == pytest.approx(x2, rel=RTOL) and t.df == 2
+    assert t.p_value == pytest.approx(chi2.sf(x2, 2), rel=RTOL)
+    # with two scores it is the square of the paired z
+    t2 = delong_test_multi(y, [p, p2])
+    assert t2.statistic == pytest.approx(delong_test(y, p, p2).statistic ** 2, rel=RTOL)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "readonly", "memmap", "float32", "int16",
+                                    "fortran-column"])
+def test_core_kernels_accept_layouts(layout, tmp_path):
+    y, s = synthetic(301, True, 15)
+    want = ref.delong_direct(y, s.astype(np.float32).astype(np.float64) if layout == "float32" else
+                             (np.round(s * 10).astype(np.int16).astype(np.float64) if layout == "int16" else s))
+    y8 = y.astype(np.uint8)
+    if layout == "strided":
+        buf = np.zeros(2 * len(s))
+        buf[::2] = s
+        x = buf[::2]
+    elif layout == "readonly":
+        x = s.copy()
+        x.setflags(write=False)
+    elif layout == "memmap":
+        path = tmp_path / "s.dat"
+        s.tofile(path)
+        x = np.memmap(path, dtype=np.float64, mode="r", shape=s.shape)
+    elif layout == "float32":
+        x = s.astype(np.float32)
+    elif layout == "int16":
+        x = np.round(s * 10).astype(np.int16)
+    elif layout == "fortran-column":
+        x = np.asfortranarray(np.column_stack([s, s]))[:, 1]
+    else:
+        x = s
+    auc, v10, v01 = _core.stats_delong_placements(x, y8)
+    assert auc == pytest.approx(want[0], rel=1e-12)
+    np.testing.assert_allclose(v10, want[1], rtol=1e-12)
+    thr, tps, fps, k = _core.stats_roc_counts(x, y8)
+    assert tps[k - 1] == y.sum() and fps[k - 1] == (1 - y).sum()

@@ -11,24 +11,58 @@ def _as_dict(scores, default="model"):
     return scores if isinstance(scores, dict) else {default: scores}
 
 
+def _bootstrap_roc_curves(y, s, n_boot, seed, grid):
+    """Sensitivity at each 1 - specificity of `grid` for each replicate (n_boot, len(grid))
+    of the seeded stratified bootstrap of the C core (replicate = frequency weights)."""
+    from .. import _core
+    from ..stats._validation import resolve_seed
+    y = np.asarray(y).astype(np.int64)
+    s = np.asarray(s, dtype=np.float64)
+    W = _core.stats_boot_counts(y, 2, int(n_boot), resolve_seed(seed)).astype(np.float64)
+    order = np.argsort(-s, kind="stable")
+    s_sorted = s[order]
+    last_of_tie = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # cut only between distinct scores
+    tp = np.cumsum(W[:, order] * y[order], axis=1)[:, last_of_tie]
+    fp = np.cumsum(W[:, order] * (1 - y[order]), axis=1)[:, last_of_tie]
+    tpr = np.hstack([np.zeros((len(W), 1)), tp / tp[:, -1:]])
+    fpr = np.hstack([np.zeros((len(W), 1)), fp / fp[:, -1:]])
+    # step function: sensitivity reached at each 1 - specificity of the grid
+    return np.array([tpr[b][np.searchsorted(fpr[b], grid, side="right") - 1] for b in range(len(W))])
+
+
+def _bootstrap_roc_band(y, s, conf_level, n_boot, seed, grid):
+    """Pointwise percentile band (type 7) of the bootstrap sensitivities over `grid`."""
+    curves = _bootstrap_roc_curves(y, s, n_boot, seed, grid)
+    lo, hi = np.quantile(curves, [(1 - conf_level) / 2, (1 + conf_level) / 2], axis=0)
+    return grid, lo, hi
+
+
 @dataclass
 class RocDisplay:
-    """ROC curves of several models with pointwise Wilson bands for the sensitivity
-    at each observed threshold; the legend gives AUC with its DeLong interval."""
+    """ROC curves of several models; the legend gives AUC with its DeLong interval.
+
+    band="wilson" (default): pointwise Wilson interval of the sensitivity at each
+    observed threshold.  band="bootstrap": pointwise percentile band of the
+    sensitivity over a grid of 1 - specificity (stratified bootstrap, explicit seed).
+    band=None: no band."""
     curves: Dict[str, dict]
 
     @classmethod
-    def from_predictions(cls, y_true, scores, *, conf_level=0.95, band=True):
+    def from_predictions(cls, y_true, scores, *, conf_level=0.95, band="wilson", n_boot=1000, seed=0):
         from ..stats import proportion_ci, roc_auc, roc_curve
+        if band not in (None, False, True, "wilson", "bootstrap"):
+            raise ValueError(f"band must be 'wilson', 'bootstrap' or None, got {band!r}")
         curves = {}
         for name, s in _as_dict(scores).items():
             fpr, tpr, thr = roc_curve(y_true, s)
             auc = roc_auc(y_true, s, conf_level=conf_level)
             entry = {"fpr": fpr, "tpr": tpr, "auc": auc}
-            if band:
+            if band in (True, "wilson"):
                 n_pos = auc.n_pos
                 lo, hi = proportion_ci(np.round(tpr * n_pos), np.full(len(tpr), n_pos), conf_level=conf_level)
-                entry["band"] = (lo, hi)
+                entry["band"] = (fpr, lo, hi)
+            elif band == "bootstrap":
+                entry["band"] = _bootstrap_roc_band(y_true, s, conf_level, n_boot, seed, np.linspace(0, 1, 201))
             curves[name] = entry
         return cls(curves)
 
@@ -39,8 +73,8 @@ class RocDisplay:
             (line,) = ax.step(c["fpr"], c["tpr"], where="post",
                               label=f"{name}: AUC {a.estimate:.3f} ({a.ci_low:.3f}-{a.ci_high:.3f})")
             if "band" in c:
-                ax.fill_between(c["fpr"], c["band"][0], c["band"][1], step="post", alpha=0.15,
-                                color=line.get_color())
+                x, lo, hi = c["band"]
+                ax.fill_between(x, lo, hi, step="post", alpha=0.15, color=line.get_color())
         if chance:
             ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
         ax.set(xlabel="1 - specificity", ylabel="Sensitivity", xlim=(0, 1), ylim=(0, 1.01), title="ROC")

@@ -7,7 +7,8 @@ C core (``sacroai._core.stats_*``).  Results are small dataclasses holding the
 estimate, its interval, the method, n and the convention used.
 """
 from .results import AUCResult, Estimate, TestResult
-from .roc import (MulticlassAUC, YoudenResult, average_precision, delong_test, delong_test_unpaired,
+from .roc import (MulticlassAUC, YoudenResult, average_precision, delong_covariance, delong_test,
+                  delong_test_multi, delong_test_unpaired,
                   multiclass_auc, precision_recall_curve, roc_auc, roc_curve, youden_threshold)
 from .threshold import AccuracyResult, ConfusionResult, confusion_matrix, diagnostic_accuracy, proportion_ci
 from .calibration import (CalibrationCurve, CalibrationFit, Recalibrator, brier_score, calibration_curve,
@@ -27,7 +28,7 @@ __all__ = [
     # results
     "Estimate", "AUCResult", "TestResult",
     # ranking
-    "roc_curve", "roc_auc", "delong_test", "delong_test_unpaired", "precision_recall_curve",
+    "roc_curve", "roc_auc", "delong_test", "delong_test_unpaired", "delong_test_multi", "delong_covariance", "precision_recall_curve",
     "average_precision", "youden_threshold", "multiclass_auc", "YoudenResult", "MulticlassAUC",
     # accuracy at a threshold
     "proportion_ci", "diagnostic_accuracy", "confusion_matrix", "AccuracyResult", "ConfusionResult",

@@ -58,7 +58,8 @@ def decision_curve(y_true, risks, *, thresholds=None, n_boot=0, conf_level=0.95,
     thresholds : threshold probabilities in [0, 1); default 0.00, 0.01, ..., 0.99.
         A threshold >= 1 raises.
     n_boot : bootstrap replicates for percentile bands (0 = none); resampling stratified
-        by outcome, or by patient when `groups` is given; explicit `seed`.
+        by outcome, or of patients (stratified by any positive row) when `groups` is
+        given; explicit `seed`.
     nan_policy : "raise" (default) or "omit" (rows complete in y_true and every model).
     """
     y = as_binary(y_true, "y_true")
@@ -111,8 +112,9 @@ def decision_curve(y_true, risks, *, thresholds=None, n_boot=0, conf_level=0.95,
             W = counts.astype(np.float64)
         else:
             codes = groups_to_codes(groups, n)
-            counts = _core.stats_boot_counts(np.zeros(codes.max() + 1, dtype=np.int64), 1, int(n_boot),
-                                             seed_used)
+            strata = np.zeros(codes.max() + 1, dtype=np.int64)
+            np.maximum.at(strata, codes, y.astype(np.int64))  # patient has a positive row
+            counts = _core.stats_boot_counts(strata, 2, int(n_boot), seed_used)
             W = counts[:, codes].astype(np.float64)
         q = [(1 - conf_level) / 2, (1 + conf_level) / 2]
         for name, r in R.items():

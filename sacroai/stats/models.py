@@ -71,10 +71,6 @@ def irls_logistic(X, y, offset=None, max_iter=100, tol=1e-12):
     n, p = X.shape
     if np.linalg.matrix_rank(X) < p:
         raise ValueError("the design matrix X is rank deficient (collinear columns)")
-    if separation_check(X, y):
-        raise SeparationError("perfect or quasi-perfect separation: the outcome is predicted exactly "
-                              "by a combination of the predictors, so the maximum likelihood estimate "
-                              "does not exist")
     off = np.zeros(n) if offset is None else offset
 
     def loglik(beta):
@@ -83,10 +79,16 @@ def irls_logistic(X, y, offset=None, max_iter=100, tol=1e-12):
 
     b = np.zeros(p)
     ll = loglik(b)
+    converged = False
     for it in range(1, max_iter + 1):
         mu = expit(X @ b + off)
         w = mu * (1 - mu)
-        step = np.linalg.solve(X.T @ (X * w[:, None]), X.T @ (y - mu))
+        try:
+            step = np.linalg.solve(X.T @ (X * w[:, None]), X.T @ (y - mu))
+        except np.linalg.LinAlgError:  # the information matrix degenerates under separation
+            break
+        if not np.all(np.isfinite(step)):
+            break
         for _ in range(30):  # step halving keeps the log-likelihood non-decreasing
             ll_new = loglik(b + step)
             if ll_new >= ll - 1e-12 * (1 + abs(ll)):
@@ -95,8 +97,19 @@ def irls_logistic(X, y, offset=None, max_iter=100, tol=1e-12):
         b = b + step
         ll = ll_new
         if np.max(np.abs(step)) <= tol * (1 + np.max(np.abs(b))) * 100:
+            converged = True
             break
     else:
+        converged = False
+    # Separation shows as fitted probabilities running to 0/1 or as no convergence;
+    # only then is the (slower) linear-programming check run.
+    mu = expit(X @ b + off)
+    if not converged or np.any((mu < 1e-8) | (mu > 1 - 1e-8)):
+        if separation_check(X, y):
+            raise SeparationError("perfect or quasi-perfect separation: the outcome is predicted exactly "
+                                  "by a combination of the predictors, so the maximum likelihood estimate "
+                                  "does not exist")
+    if not converged:
         raise ValueError(f"logistic regression did not converge in {max_iter} iterations")
     mu = expit(X @ b + off)
     cov = np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))

@@ -72,23 +72,29 @@ def _delong_se(v10, v01):
     return float(np.sqrt(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n))
 
 
-def _obuchowski_se(auc, v10, v01, y, codes):
-    """Clustered DeLong variance (Obuchowski 1997, Biometrics 53:567):
-    var = S10/M + S01/N + 2 S11/(M N) with per-cluster sums of placement values."""
+def _obuchowski_cov(aucs, v10s, v01s, y, codes):
+    """Clustered DeLong covariance of K AUCs on the same cases (Obuchowski 1997,
+    Biometrics 53:567): cov_rs = S10_rs/M + S01_rs/N + (S11_rs + S11_sr)/(M N), from
+    per-cluster sums of the placement values."""
     n_cl = int(codes.max()) + 1
+    K = len(aucs)
     if n_cl < 2:
-        return float("nan")
+        return np.full((K, K), np.nan)
     pos, neg = y == 1, y == 0
-    M, N = len(v10), len(v01)
+    M, N = len(v10s[0]), len(v01s[0])
     m_i = np.bincount(codes[pos], minlength=n_cl)
     n_i = np.bincount(codes[neg], minlength=n_cl)
-    v10_i = np.bincount(codes[pos], weights=v10, minlength=n_cl) - m_i * auc
-    v01_i = np.bincount(codes[neg], weights=v01, minlength=n_cl) - n_i * auc
+    A = np.array([np.bincount(codes[pos], weights=v, minlength=n_cl) - m_i * t for v, t in zip(v10s, aucs)])
+    B = np.array([np.bincount(codes[neg], weights=v, minlength=n_cl) - n_i * t for v, t in zip(v01s, aucs)])
     f = n_cl / (n_cl - 1)
-    s10 = f / M * np.sum(v10_i ** 2)
-    s01 = f / N * np.sum(v01_i ** 2)
-    s11 = f * np.sum(v10_i * v01_i)
-    return float(np.sqrt(max(s10 / M + s01 / N + 2 * s11 / (M * N), 0.0)))
+    s10 = f / M * (A @ A.T)
+    s01 = f / N * (B @ B.T)
+    s11 = f * (A @ B.T)
+    return s10 / M + s01 / N + (s11 + s11.T) / (M * N)
+
+
+def _obuchowski_se(auc, v10, v01, y, codes):
+    return float(np.sqrt(max(_obuchowski_cov([auc], [v10], [v01], y, codes)[0, 0], 0.0)))
 
 
 def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boot=2000, seed=None,
@@ -103,7 +109,8 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         fewer than 2 observations.
         Bootstrap: `n_boot` resamples stratified by outcome (cases and controls
         resampled separately), or, when `groups` (patient ids) are given, patients
-        resampled with replacement (replicates that lack a class are dropped);
+        resampled with replacement, separately for patients with and without a
+        positive row (replicates that still lack a class are dropped);
         percentile limits with linear interpolation (R type 7); the point estimate
         stays the sample AUC.  `seed`: int or numpy Generator (None draws fresh
         entropy; the seed used is stored in ``result.extra['seed']``).
@@ -153,8 +160,9 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
         else:
             unit = codes
             unit_stratum = np.zeros(int(codes.max()) + 1, dtype=np.int64)
-            n_strata = 1
-            kind = "clustered by groups"
+            np.maximum.at(unit_stratum, codes, y.astype(np.int64))  # patient has a positive row
+            n_strata = 2
+            kind = "patients resampled, stratified by any positive row"
         reps = _core.stats_boot_auc(s, y, unit, unit_stratum, n_strata, int(n_boot), seed_used)
         ok = reps[~np.isnan(reps)]
         if len(ok) == 0:
@@ -171,17 +179,26 @@ def roc_auc(y_true, y_score, *, ci="delong", conf_level=0.95, groups=None, n_boo
     return res
 
 
-def delong_test(y_true, score_a, score_b, *, conf_level=0.95, direction="higher", nan_policy="raise"):
+def delong_test(y_true, score_a, score_b, *, groups=None, conf_level=0.95, direction="higher",
+                nan_policy="raise"):
     """Paired DeLong test of two scores on the same cases.
 
     z = (AUC_a - AUC_b) / sqrt(V_a + V_b - 2 Cov), two-sided normal p.  Identical
     curves give z = 0, p = 1.  ``estimate`` = AUC_a - AUC_b with its Wald interval;
     ``extra`` holds both AUCs and the 2x2 covariance matrix.
+    groups : patient ids; when patients contribute several rows the covariance is
+        Obuchowski's (1997) clustered one (method "DeLong paired, clustered").
     """
     y = as_binary(y_true, "y_true")
     a = as_1d_float(score_a, "score_a")
     b = as_1d_float(score_b, "score_b")
-    y, a, b = complete_cases(nan_policy, ["y_true", "score_a", "score_b"], [y, a, b])
+    if groups is None:
+        y, a, b = complete_cases(nan_policy, ["y_true", "score_a", "score_b"], [y, a, b])
+        codes = None
+    else:
+        codes = groups_to_codes(groups, len(a)).astype(np.float64)
+        y, a, b, codes = complete_cases(nan_policy, ["y_true", "score_a", "score_b", "groups"], [y, a, b, codes])
+        codes = np.unique(codes.astype(np.int64), return_inverse=True)[1].astype(np.int64)
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if direction == "lower":
@@ -193,7 +210,11 @@ def delong_test(y_true, score_a, score_b, *, conf_level=0.95, direction="higher"
     conf_level = check_conf_level(conf_level)
     auc_a, v10a, v01a = _core.stats_delong_placements(a, y)
     auc_b, v10b, v01b = _core.stats_delong_placements(b, y)
-    S = np.cov(np.vstack([v10a, v10b])) / m + np.cov(np.vstack([v01a, v01b])) / n
+    clustered = codes is not None and codes.max() + 1 < len(y)
+    if clustered:
+        S = _obuchowski_cov([auc_a, auc_b], [v10a, v10b], [v01a, v01b], y, codes)
+    else:
+        S = np.cov(np.vstack([v10a, v10b])) / m + np.cov(np.vstack([v01a, v01b])) / n
     diff = auc_a - auc_b
     var = S[0, 0] + S[1, 1] - 2 * S[0, 1]
     var = max(var, 0.0)
@@ -206,9 +227,72 @@ def delong_test(y_true, score_a, score_b, *, conf_level=0.95, direction="higher"
         p = float(2 * _st.norm.sf(abs(zval)))
     zc = _st.norm.ppf(0.5 + conf_level / 2)
     se = float(np.sqrt(var))
-    return TestResult(statistic=float(zval), p_value=p, method="DeLong paired", estimate=diff,
+    return TestResult(statistic=float(zval), p_value=p,
+                      method="DeLong paired, clustered" if clustered else "DeLong paired", estimate=diff,
                       ci_low=diff - zc * se, ci_high=diff + zc * se, n=len(y),
                       extra={"auc_a": auc_a, "auc_b": auc_b, "cov": S, "se": se})
+
+
+def delong_covariance(y_true, scores, *, groups=None, direction="higher", nan_policy="raise"):
+    """AUCs of K scores on the same cases and their DeLong covariance matrix (K, K)
+    (Obuchowski's clustered covariance when `groups` repeat patients).
+
+    scores : (n, K) array or sequence of K arrays.  Returns (aucs, cov)."""
+    y = as_binary(y_true, "y_true")
+    S = np.asarray(scores, dtype=np.float64)
+    if S.ndim != 2:
+        raise ValueError(f"scores must be (n, K) or a sequence of K arrays, got shape {S.shape}")
+    if S.shape[0] != len(y) and S.shape[1] == len(y):
+        S = S.T
+    if S.shape[0] != len(y):
+        raise ValueError(f"scores have {S.shape[0]} rows but y_true has {len(y)}")
+    if np.isinf(S).any():
+        raise ValueError("scores contain infinite values")
+    cols = [S[:, k] for k in range(S.shape[1])]
+    names = ["y_true"] + [f"scores[:, {k}]" for k in range(len(cols))]
+    arrays = [y] + cols
+    if groups is not None:
+        arrays.append(groups_to_codes(groups, len(y)).astype(np.float64))
+        names.append("groups")
+    out = complete_cases(nan_policy, names, arrays)
+    y = out[0].astype(np.uint8)
+    cols = out[1:1 + len(cols)]
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if direction == "lower":
+        cols = [-c for c in cols]
+    m, n = require_both_classes(y)
+    if m < 2 or n < 2:
+        raise ValueError("the DeLong covariance needs at least 2 positives and 2 negatives")
+    comps = [_core.stats_delong_placements(np.ascontiguousarray(c), y) for c in cols]
+    aucs = np.array([c[0] for c in comps])
+    v10s, v01s = [c[1] for c in comps], [c[2] for c in comps]
+    codes = None
+    if groups is not None:
+        codes = np.unique(out[-1].astype(np.int64), return_inverse=True)[1].astype(np.int64)
+    if codes is not None and codes.max() + 1 < len(y):
+        return aucs, _obuchowski_cov(aucs, v10s, v01s, y, codes)
+    return aucs, np.atleast_2d(np.cov(np.vstack(v10s))) / m + np.atleast_2d(np.cov(np.vstack(v01s))) / n
+
+
+def delong_test_multi(y_true, scores, *, groups=None, direction="higher", nan_policy="raise"):
+    """DeLong (1988) chi-square test that K >= 2 correlated AUCs are all equal:
+    X2 = (L a)' (L S L')^-1 (L a) with contrasts L = [I | -1] (each AUC minus the last),
+    df = K - 1.  ``extra`` holds the AUCs and the covariance matrix."""
+    aucs, cov = delong_covariance(y_true, scores, groups=groups, direction=direction, nan_policy=nan_policy)
+    K = len(aucs)
+    if K < 2:
+        raise ValueError("delong_test_multi needs at least 2 scores")
+    L = np.hstack([np.eye(K - 1), -np.ones((K - 1, 1))])
+    d = L @ aucs
+    V = L @ cov @ L.T
+    if np.allclose(d, 0, rtol=0, atol=1e-15):
+        stat = 0.0
+    else:
+        stat = float(d @ np.linalg.pinv(V) @ d)
+    df = int(np.linalg.matrix_rank(V)) or K - 1
+    return TestResult(statistic=stat, p_value=float(_st.chi2.sf(stat, df)), df=df, method="DeLong chi-square",
+                      n=len(np.asarray(y_true)), extra={"aucs": aucs, "cov": cov})
 
 
 def delong_test_unpaired(y_true_a, score_a, y_true_b, score_b, *, conf_level=0.95, nan_policy="raise"):

@@ -117,3 +117,32 @@ def obuchowski_se(y, s, groups):
     s01 *= I / ((I - 1) * N)
     s11 *= I / (I - 1)
     return np.sqrt(s10 / M + s01 / N + 2 * s11 / (M * N))
+
+
+def obuchowski_paired_var(y, a, b, groups):
+    """Variance of AUC_a - AUC_b with clustered data (Obuchowski 1997), from psi matrices."""
+    y = np.asarray(y).astype(bool)
+    g = np.asarray(groups)
+    gx, gz = g[y], g[~y]
+    M, N = y.sum(), (~y).sum()
+    clusters = np.unique(g)
+    I = len(clusters)
+    A, B, th = [], [], []
+    for s in (a, b):
+        x, z = s[y], s[~y]
+        psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+        t = psi.mean()
+        th.append(t)
+        A.append([psi[gx == c].sum() / N - (gx == c).sum() * t for c in clusters])
+        B.append([psi[:, gz == c].sum() / M - (gz == c).sum() * t for c in clusters])
+    A, B = np.array(A), np.array(B)
+    f = I / (I - 1)
+    cov = np.empty((2, 2))
+    for r in range(2):
+        for s in range(2):
+            s10 = f / M * np.sum(A[r] * A[s])
+            s01 = f / N * np.sum(B[r] * B[s])
+            s11 = f * np.sum(A[r] * B[s])
+            s11t = f * np.sum(A[s] * B[r])
+            cov[r, s] = s10 / M + s01 / N + (s11 + s11t) / (M * N)
+    return th[0] - th[1], cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
