@@ -190,6 +190,8 @@ def save_weights(model, path, card=None):
     "normalization": {...}, "data": "...", "metrics": {"dice": 0.81}}``;
     it must be JSON-serializable.  Returns the card as written (with
     ``weights_file``, ``sha256``, ``tensors``, ``parameters``, ``created``).
+    ``card={"created": None}`` leaves the timestamp out, so that a
+    reproducible training run writes byte-identical cards.
     """
     path = Path(path)
     if path.suffix == ".json":
@@ -206,6 +208,11 @@ def save_weights(model, path, card=None):
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "sacroai_version": __version__,
     })
+    if card and "created" in card:
+        if card["created"] is None:
+            del full["created"]
+        else:
+            full["created"] = card["created"]
     try:
         text = json.dumps(full, indent=2, sort_keys=True)
     except TypeError as e:

@@ -26,7 +26,7 @@ Quadrant label map (``quadrants``), the SPARCC quadrant order per joint:
 ====  ==================  ====  ===================
 
 A quadrant is the bone on one side of the joint line within
-``quadrant_depth_mm`` of it (perpendicular distance), split into upper and
+``QUADRANT_DEPTH_MM`` (20 mm) of it (perpendicular distance), split into upper and
 lower halves at the mid-height of the joint visible on that slice.
 
 Intensities (before the scanner gain, bias field and noise): STIR-suppressed
@@ -51,6 +51,7 @@ QUADRANT_ORDER = ("iliac_upper", "iliac_lower", "sacral_upper", "sacral_lower")
 # tissue signal on fat-suppressed STIR, relative to the presacral vessels
 MARROW, MUSCLE, FAT, FLUID, VESSEL = 0.22, 0.30, 0.06, 0.45, 1.0
 JOINT_GAP_MM = 2.4
+QUADRANT_DEPTH_MM = 20.0  # subchondral band of a quadrant, as sacroai.scores' band_mm
 
 
 def quadrant_label(side: str, bone: str, half: str) -> int:
@@ -218,7 +219,10 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
         # the most anterior slices lie in front of the sacrum: presacral vessels there
         vessel_slice = k >= nk - 2
         sacrum = in_z & (np.abs(X) <= edge) & (Z <= z_top) & (not vessel_slice)
-        ilium = in_z & (depth_ilium >= 0) & (np.abs(X) <= edge + JOINT_GAP_MM + ilium_width) & \
+        # outside the visible cartilaginous joint the bones part (ligamentous
+        # compartment / no joint): the ilium keeps 10 mm clear of the sacrum there
+        apart = np.where((Z >= zb) & (Z <= zt) & (h > 0), 0.0, 10.0)
+        ilium = in_z & (depth_ilium - apart / norm >= 0) & (np.abs(X) <= edge + JOINT_GAP_MM + ilium_width) & \
             (Z <= z_top + 14)
         joint = (depth_sacrum < 0) & (depth_ilium < 0) & (Z >= zb) & (Z <= zt)
         if h <= 0:
@@ -228,7 +232,8 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
         bk[ilium] = 2
         bones[..., k] = bk
         # quadrants: bone within 15 mm of the joint line, along the visible joint
-        near = (((depth_ilium >= 0) & (depth_ilium <= 15.0)) | ((depth_sacrum >= 0) & (depth_sacrum <= 15.0))) \
+        near = (((depth_ilium >= 0) & (depth_ilium <= QUADRANT_DEPTH_MM)) |
+                ((depth_sacrum >= 0) & (depth_sacrum <= QUADRANT_DEPTH_MM))) \
             & (Z >= zb) & (Z <= zt) & (h > 0)
         q = np.zeros((ni, nj), np.uint8)
         for s in range(2):

@@ -38,6 +38,7 @@ BONES_FILE = "sij_mri_bones.safetensors"
 BME_FILE = "sij_mri_bme.safetensors"
 CLASSIFIER_FILE = "sij_mri_classifier.json"
 FEATURES = ("sparcc_total", "bme_ml", "asas_positive")
+JOINT_GAP_MM = 5.0   # bones closer than this across the joint space form the joint line (SIJ space 2-5 mm)
 
 
 def bones_model(rng=0) -> UNet:
@@ -186,7 +187,7 @@ class SIJMRIPipeline:
             raise ValueError("no sacroiliac joint found: the bone network saw no sacrum and ilium "
                              "(is this a semicoronal SIJ scan?)")
         quads = quadrants_from_joint_masks(bones == 1, bones == 2, affine=vol.affine, slice_axis=2,
-                                           split="slice").astype(np.uint8)
+                                           split="slice", joint_gap_mm=JOINT_GAP_MM).astype(np.uint8)
         if not quads.any():
             raise ValueError("no sacroiliac joint found: sacrum and ilium never meet")
         bme, p_bme = self.segment_bme(vol, quads)

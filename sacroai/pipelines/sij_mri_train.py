@@ -146,7 +146,8 @@ def train_sij_mri(out_dir: str = "weights", seed: int = 0, n_train: int = 40, n_
     }
     for name, fname in (("bones", pipe.BONES_FILE), ("bme", pipe.BME_FILE)):
         model, training = models[name]
-        card = dict(cards[name], **common, training=training, held_out_phantoms=held_out)
+        card = dict(cards[name], **common, training=training, held_out_phantoms=held_out,
+                    created=None)  # no timestamp: the same seed gives the same file
         save_weights(model, os.path.join(out_dir, fname), card=card)
     clf = dict(pipeline.classifier, trained_on=f"pipeline outputs on the {n_val} validation phantoms",
                held_out_phantoms=held_out)
