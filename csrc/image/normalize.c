@@ -4,6 +4,7 @@
  * virtual index n*q + (1 - q) - 1, then NumPy's two-sided lerp.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image_internal.h"
@@ -137,12 +138,31 @@ static sai_status hist_stats(const void *in, sai_dtype dt, int64_t count, const 
 }
 
 /* ---------------- selection path ---------------- */
-#define DEFINE_SELECT(NAME, T)                                                    \
+static int cmp_f32(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+static int cmp_f64(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Introselect: Hoare quickselect with a median-of-three pivot; after
+ * 2 log2(n) + 16 rounds without converging (adversarial input) the
+ * remaining range is sorted instead, so the worst case is O(n log n). */
+#define DEFINE_SELECT(NAME, T, CMP)                                               \
     static void NAME(T *a, int64_t n, int64_t k)                                  \
     {                                                                             \
         int64_t l = 0, r = n - 1;                                                 \
+        int budget = 16;                                                          \
+        for (int64_t m = n; m > 1; m >>= 1) budget += 2;                          \
         while (r > l) {                                                           \
-            /* median of three pivot */                                           \
+            if (budget-- == 0) {                                                  \
+                qsort(a + l, (size_t)(r - l + 1), sizeof(T), CMP);                \
+                return;                                                           \
+            }                                                                     \
             int64_t m = l + (r - l) / 2;                                          \
             T x = a[l], y = a[m], z = a[r];                                       \
             T piv = (x < y) ? ((y < z) ? y : (x < z ? z : x)) : ((x < z) ? x : (y < z ? z : y)); \
@@ -160,8 +180,8 @@ static sai_status hist_stats(const void *in, sai_dtype dt, int64_t count, const 
             else return;                                                          \
         }                                                                         \
     }
-DEFINE_SELECT(select_f32, float)
-DEFINE_SELECT(select_f64, double)
+DEFINE_SELECT(select_f32, float, cmp_f32)
+DEFINE_SELECT(select_f64, double, cmp_f64)
 
 static sai_status select_stats(const void *in, sai_dtype dt, int64_t count, const uint8_t *mask,
                                int nonzero, const double *q, int nq, double *qvals, int clip_lo,
