@@ -64,7 +64,7 @@ static sai_status hist_stats(const void *in, sai_dtype dt, int64_t count, const 
                              int clip_hi, double *mean, double *std, int64_t *n_used, double *vmin,
                              double *vmax)
 {
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(count);
     int64_t *hist = sai_calloc((size_t)(nth + 1) * HIST_BINS * sizeof(int64_t));
     if (!hist) return sai_error_set(SAI_ENOMEM, "out of memory for the histogram");
     const int64_t off = bin_offset(dt);
@@ -257,7 +257,7 @@ static sai_status select_stats(const void *in, sai_dtype dt, int64_t count, cons
     double lo_c = clip_lo >= 0 ? qvals[clip_lo] : -INFINITY;
     double hi_c = clip_hi >= 0 ? qvals[clip_hi] : INFINITY;
     double s = 0;
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(n);
 #pragma omp parallel for num_threads(nth) reduction(+ : s) reduction(min : mn) reduction(max : mx)
     for (int64_t i = 0; i < n; i++) {
         double v = use_f32 ? (double)((float *)buf)[i] : ((double *)buf)[i];
@@ -319,7 +319,7 @@ sai_status sai_affine_clip(const void *in, sai_dtype dt, int64_t count, void *ou
 {
     if (out_dt != SAI_DT_F32 && out_dt != SAI_DT_F64)
         return sai_error_set(SAI_ETYPE, "output must be float32 or float64");
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(count);
     if (out_dt == SAI_DT_F32) {
         const float l = (float)lo, h = (float)hi, sh = (float)shift, sc = (float)scale;
         float *o = out;
@@ -364,7 +364,7 @@ sai_status sai_piecewise_linear(const void *in, sai_dtype dt, int64_t count, voi
     for (int i = 1; i < nk; i++)
         if (!(xp[i] > xp[i - 1]))
             return sai_error_set(SAI_EINVAL, "landmarks must be strictly increasing");
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(count);
 #define PWL(T)                                                                       \
     {                                                                                \
         const T *x = (const T *)in;                                                  \
