@@ -99,7 +99,8 @@ def _loop_channels(arr: np.ndarray, nsp: int, out_spatial, dtype, fn) -> np.ndar
     if not extra:
         # Fortran-ordered input (NIfTI views) gets a Fortran-ordered output: no copies
         fortran = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
-        out = np.empty(tuple(out_spatial), dtype=dtype, order="F" if fortran else "C")
+        # core memory: huge-page advised, so a big fresh output faults in quickly
+        out = _core.image_empty(tuple(int(x) for x in out_spatial), dtype, fortran)
         fn(arr, out)
         return out
     out = np.empty(tuple(out_spatial) + extra, dtype=dtype)
