@@ -101,3 +101,13 @@ def test_filter_bad_input():
         hessian_eigenvalues(v, 0)
     with pytest.raises(ValueError, match="vol"):
         frangi(sacroai.Volume(np.zeros((4, 4, 4, 2), np.float32)))
+
+
+@pytest.mark.parametrize("width", [1.5, 3.0])
+def test_frangi_single_scale_response_is_largest_at_the_tube_scale(width):
+    t = _tube3d(n=49, width=width)
+    c = 24
+    sigmas = [width / 2, width, width * 2]
+    resp = [frangi(sacroai.Volume(t), (s,), c=0.05).array[c, c, c] for s in sigmas]
+    assert int(np.argmax(resp)) == 1
+    assert frangi(sacroai.Volume(t), sigmas, c=0.05).array[c, c, c] == pytest.approx(max(resp))

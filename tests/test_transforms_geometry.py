@@ -87,3 +87,22 @@ def test_extract_patch_centre_and_padding():
         extract_patch(v, [0, 0], 3)
     with pytest.raises(ValueError, match="size"):
         extract_patch(v, centre, -3)
+
+
+def test_core_empty_arrays():
+    from sacroai import _core
+    a = _core.image_empty((4, 5, 6), np.float32)
+    assert a.shape == (4, 5, 6) and a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
+    assert a.ctypes.data % 64 == 0
+    a[...] = 3
+    assert float(a.sum()) == 360.0
+    f = _core.image_empty((3, 2), np.float64, True)
+    assert f.flags.f_contiguous and not f.flags.c_contiguous
+    z = _core.image_empty((0, 3), np.int16)
+    assert z.shape == (0, 3)
+    with pytest.raises(ValueError, match="shape"):
+        _core.image_empty((-1, 3), np.float32)
+    b = a.view()
+    del a
+    b[...] = 1  # the view keeps the memory alive
+    assert float(b.sum()) == 120.0

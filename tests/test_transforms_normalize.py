@@ -172,3 +172,16 @@ def test_fortran_ordered_input_and_mask(shape):
     np.testing.assert_allclose(out.array, (np.clip(a, -160, 240) + 160) / 400.0, atol=1e-12)
     norm = NyulNormalizer().fit([np.ascontiguousarray(a).astype(np.float64)])
     np.testing.assert_allclose(norm(a.astype(np.float64)), norm(np.ascontiguousarray(a, np.float64)), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["sorted", "reversed", "constant", "few_values", "organ_pipe"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_percentile_selection_on_hard_orders(kind, dtype):
+    n = 20001
+    base = {"sorted": np.sort(RNG.normal(size=n)) * 100,
+            "reversed": np.sort(RNG.normal(size=n))[::-1] * 100,
+            "constant": np.full(n, 3.0),
+            "few_values": RNG.integers(0, 3, n).astype(float),
+            "organ_pipe": np.concatenate([np.arange(n // 2), np.arange(n - n // 2)[::-1]]).astype(float)}[kind]
+    a = np.ascontiguousarray(base.astype(dtype))
+    np.testing.assert_array_equal(percentile(a, QS), np.percentile(a, QS))

@@ -29,4 +29,11 @@ void sai_load_float(const void *src, sai_dtype dt, int64_t off, int64_t count, f
 void sai_axpy_typed(const void *src, sai_dtype dt, int64_t off, int64_t count, float w, float *dst);
 int sai_dtype_size(sai_dtype dt);
 
+/* Threads worth waking for `work` elements: small jobs stay on one thread
+ * (waking an OpenMP team costs more than they do, worse on a busy machine). */
+static inline int sai_threads_for(int64_t work)
+{
+    return work < ((int64_t)1 << 20) ? 1 : sai_get_num_threads();
+}
+
 #endif

@@ -4,6 +4,7 @@
  * virtual index n*q + (1 - q) - 1, then NumPy's two-sided lerp.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image_internal.h"
@@ -41,20 +42,40 @@ static void virtual_index(int64_t n, double qpct, int64_t *lo, int64_t *hi, doub
 /* ---------------- histogram path (8/16-bit integers) ---------------- */
 static int64_t bin_offset(sai_dtype dt) { return (dt == SAI_DT_I8) ? 128 : (dt == SAI_DT_I16 ? 32768 : 0); }
 
-/* Branch-free counting: a voxel outside the mask adds 0 (masks are often
- * unpredictable for the branch predictor; a wrong guess costs more than the add). */
-#define HIST_LOOP(T)                                                                   \
+/* Branch-free counting into 4 interleaved 32-bit sub-histograms: runs of
+ * equal values (air at -1000 HU) would otherwise chain every increment on
+ * the previous store to the same bin, and a voxel outside the mask adds 0
+ * instead of a hard-to-predict branch.  Blocks of < 2^32 voxels per
+ * sub-histogram, then flushed into the 64-bit histogram `h`. */
+#define HIST_BLOCK ((int64_t)1 << 30)
+#define WEIGHT(i) (uint32_t)(nonzero ? ((x[i] != 0) & (!mask || mask[i] != 0)) : (!mask || mask[i] != 0))
+#define HIST_RANGE(T)                                                                  \
     {                                                                                  \
         const T *x = (const T *)in;                                                    \
-        if (!mask && !nonzero) {                                                       \
-            _Pragma("omp for schedule(static)") for (int64_t i = 0; i < count; i++)    \
-                h[(int64_t)x[i] + off]++;                                              \
-        } else if (!nonzero) {                                                         \
-            _Pragma("omp for schedule(static)") for (int64_t i = 0; i < count; i++)    \
-                h[(int64_t)x[i] + off] += (mask[i] != 0);                              \
-        } else {                                                                       \
-            _Pragma("omp for schedule(static)") for (int64_t i = 0; i < count; i++)    \
-                h[(int64_t)x[i] + off] += (x[i] != 0) & (!mask || mask[i] != 0);       \
+        for (int64_t b0 = i0; b0 < i1; b0 += HIST_BLOCK) {                             \
+            const int64_t b1 = b0 + HIST_BLOCK < i1 ? b0 + HIST_BLOCK : i1;            \
+            int64_t i = b0;                                                            \
+            if (!mask && !nonzero) {                                                   \
+                for (; i + 4 <= b1; i += 4) {                                          \
+                    h4[(int64_t)x[i] + off]++;                                         \
+                    h4[HIST_BINS + (int64_t)x[i + 1] + off]++;                         \
+                    h4[2 * HIST_BINS + (int64_t)x[i + 2] + off]++;                     \
+                    h4[3 * HIST_BINS + (int64_t)x[i + 3] + off]++;                     \
+                }                                                                      \
+            } else {                                                                   \
+                for (; i + 4 <= b1; i += 4) {                                          \
+                    h4[(int64_t)x[i] + off] += WEIGHT(i);                              \
+                    h4[HIST_BINS + (int64_t)x[i + 1] + off] += WEIGHT(i + 1);          \
+                    h4[2 * HIST_BINS + (int64_t)x[i + 2] + off] += WEIGHT(i + 2);      \
+                    h4[3 * HIST_BINS + (int64_t)x[i + 3] + off] += WEIGHT(i + 3);      \
+                }                                                                      \
+            }                                                                          \
+            for (; i < b1; i++) h4[(int64_t)x[i] + off] += WEIGHT(i);                  \
+            for (int64_t k = 0; k < HIST_BINS; k++) {                                  \
+                h[k] += (int64_t)h4[k] + h4[HIST_BINS + k] + h4[2 * HIST_BINS + k] +   \
+                        h4[3 * HIST_BINS + k];                                         \
+                h4[k] = h4[HIST_BINS + k] = h4[2 * HIST_BINS + k] = h4[3 * HIST_BINS + k] = 0; \
+            }                                                                          \
         }                                                                              \
     }
 
@@ -63,24 +84,35 @@ static sai_status hist_stats(const void *in, sai_dtype dt, int64_t count, const 
                              int clip_hi, double *mean, double *std, int64_t *n_used, double *vmin,
                              double *vmax)
 {
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(count);
     int64_t *hist = sai_calloc((size_t)(nth + 1) * HIST_BINS * sizeof(int64_t));
-    if (!hist) return sai_error_set(SAI_ENOMEM, "out of memory for the histogram");
+    uint32_t *sub = sai_calloc((size_t)nth * 4 * HIST_BINS * sizeof(uint32_t));
+    if (!hist || !sub) {
+        sai_free(hist);
+        sai_free(sub);
+        return sai_error_set(SAI_ENOMEM, "out of memory for the histogram");
+    }
     const int64_t off = bin_offset(dt);
 #pragma omp parallel num_threads(nth)
     {
-        int tid = 0;
+        int tid = 0, nt = 1;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
+        nt = omp_get_num_threads();
 #endif
         int64_t *h = hist + (size_t)(tid + 1) * HIST_BINS;
+        uint32_t *h4 = sub + (size_t)tid * 4 * HIST_BINS;
+        const int64_t per = (count + nt - 1) / nt;
+        const int64_t i0 = per * tid < count ? per * tid : count;
+        const int64_t i1 = i0 + per < count ? i0 + per : count;
         switch (dt) {
-        case SAI_DT_U8: HIST_LOOP(uint8_t) break;
-        case SAI_DT_I8: HIST_LOOP(int8_t) break;
-        case SAI_DT_U16: HIST_LOOP(uint16_t) break;
-        default: HIST_LOOP(int16_t) break;
+        case SAI_DT_U8: HIST_RANGE(uint8_t) break;
+        case SAI_DT_I8: HIST_RANGE(int8_t) break;
+        case SAI_DT_U16: HIST_RANGE(uint16_t) break;
+        default: HIST_RANGE(int16_t) break;
         }
     }
+    sai_free(sub);
     int64_t *H = hist;
     for (int t = 1; t <= nth; t++)
         for (int64_t b = 0; b < HIST_BINS; b++) H[b] += hist[(size_t)t * HIST_BINS + b];
@@ -137,12 +169,31 @@ static sai_status hist_stats(const void *in, sai_dtype dt, int64_t count, const 
 }
 
 /* ---------------- selection path ---------------- */
-#define DEFINE_SELECT(NAME, T)                                                    \
+static int cmp_f32(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+static int cmp_f64(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Introselect: Hoare quickselect with a median-of-three pivot; after
+ * 2 log2(n) + 16 rounds without converging (adversarial input) the
+ * remaining range is sorted instead, so the worst case is O(n log n). */
+#define DEFINE_SELECT(NAME, T, CMP)                                               \
     static void NAME(T *a, int64_t n, int64_t k)                                  \
     {                                                                             \
         int64_t l = 0, r = n - 1;                                                 \
+        int budget = 16;                                                          \
+        for (int64_t m = n; m > 1; m >>= 1) budget += 2;                          \
         while (r > l) {                                                           \
-            /* median of three pivot */                                           \
+            if (budget-- == 0) {                                                  \
+                qsort(a + l, (size_t)(r - l + 1), sizeof(T), CMP);                \
+                return;                                                           \
+            }                                                                     \
             int64_t m = l + (r - l) / 2;                                          \
             T x = a[l], y = a[m], z = a[r];                                       \
             T piv = (x < y) ? ((y < z) ? y : (x < z ? z : x)) : ((x < z) ? x : (y < z ? z : y)); \
@@ -160,8 +211,8 @@ static sai_status hist_stats(const void *in, sai_dtype dt, int64_t count, const 
             else return;                                                          \
         }                                                                         \
     }
-DEFINE_SELECT(select_f32, float)
-DEFINE_SELECT(select_f64, double)
+DEFINE_SELECT(select_f32, float, cmp_f32)
+DEFINE_SELECT(select_f64, double, cmp_f64)
 
 static sai_status select_stats(const void *in, sai_dtype dt, int64_t count, const uint8_t *mask,
                                int nonzero, const double *q, int nq, double *qvals, int clip_lo,
@@ -237,7 +288,7 @@ static sai_status select_stats(const void *in, sai_dtype dt, int64_t count, cons
     double lo_c = clip_lo >= 0 ? qvals[clip_lo] : -INFINITY;
     double hi_c = clip_hi >= 0 ? qvals[clip_hi] : INFINITY;
     double s = 0;
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(n);
 #pragma omp parallel for num_threads(nth) reduction(+ : s) reduction(min : mn) reduction(max : mx)
     for (int64_t i = 0; i < n; i++) {
         double v = use_f32 ? (double)((float *)buf)[i] : ((double *)buf)[i];
@@ -299,7 +350,7 @@ sai_status sai_affine_clip(const void *in, sai_dtype dt, int64_t count, void *ou
 {
     if (out_dt != SAI_DT_F32 && out_dt != SAI_DT_F64)
         return sai_error_set(SAI_ETYPE, "output must be float32 or float64");
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(count);
     if (out_dt == SAI_DT_F32) {
         const float l = (float)lo, h = (float)hi, sh = (float)shift, sc = (float)scale;
         float *o = out;
@@ -344,7 +395,7 @@ sai_status sai_piecewise_linear(const void *in, sai_dtype dt, int64_t count, voi
     for (int i = 1; i < nk; i++)
         if (!(xp[i] > xp[i - 1]))
             return sai_error_set(SAI_EINVAL, "landmarks must be strictly increasing");
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(count);
 #define PWL(T)                                                                       \
     {                                                                                \
         const T *x = (const T *)in;                                                  \

@@ -213,7 +213,7 @@ sai_status sai_resample_separable(const void *in, sai_dtype dt, const int64_t n[
 
     const int64_t n1 = n[1], n2 = n[2], m0 = m[0], m1 = m[1], m2 = m[2];
     const int64_t plane = n1 * n2;
-    const int nth = sai_get_num_threads();
+    const int nth = sai_threads_for(m0 * m1 * m2 + m0 * plane);
     const int64_t p1 = t[1].pad, p2 = t[2].pad;
     const int64_t s_sz = plane;                        /* S: n1 x n2 */
     const int64_t st_sz = (n2 + 2 * p2) * n1;          /* S transposed, axis-2 padded */

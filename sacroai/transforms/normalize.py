@@ -94,7 +94,7 @@ def _stats(arr, mask=None, nonzero=False, q=(), clip=(-1, -1)):
 def _map(a, shape, lo, hi, shift, scale, dtype):
     """out = (clip(a, lo, hi) - shift) * scale with the voxel layout of ``shape``;
     ``a`` is _prep's output (the transpose of a Fortran-ordered input)."""
-    out = np.empty(a.a.shape, dtype=dtype)
+    out = _core.image_empty(a.a.shape, dtype)
     _core.image_affine_clip(a.a, out, float(lo), float(hi), float(shift), float(scale))
     return out.T if a.transposed else out
 
@@ -385,7 +385,7 @@ class NyulNormalizer(_Fitted):
         dt = _out_dtype(dtype)
         lm = self._landmarks(arr, mask)
         a = _prep(arr)
-        out = np.empty(a.a.shape, dtype=dt)
+        out = _core.image_empty(a.a.shape, dt)
         _core.image_piecewise_linear(a.a, out, lm, np.asarray(self.standard, np.float64))
         return _wrap(out.T if a.transposed else out, like)
 

@@ -99,7 +99,8 @@ def _loop_channels(arr: np.ndarray, nsp: int, out_spatial, dtype, fn) -> np.ndar
     if not extra:
         # Fortran-ordered input (NIfTI views) gets a Fortran-ordered output: no copies
         fortran = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
-        out = np.empty(tuple(out_spatial), dtype=dtype, order="F" if fortran else "C")
+        # core memory: huge-page advised, so a big fresh output faults in quickly
+        out = _core.image_empty(tuple(int(x) for x in out_spatial), dtype, fortran)
         fn(arr, out)
         return out
     out = np.empty(tuple(out_spatial) + extra, dtype=dtype)
@@ -292,8 +293,11 @@ def resample_labels(vol, spacing=None, shape=None, affine=None, method: str = "n
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         raise TypeError(f"vol must hold integer labels, not {arr.dtype}")
     if method == "nearest":
-        res = resample(vol, spacing, shape, affine, order=0, anisotropic=False, dtype=np.float64)
-        return Volume(np.rint(res.array).astype(arr.dtype), res.affine, header=vol.header)
+        # float32 holds every integer label below 2**24 exactly; larger ones go through float64
+        small = arr.size == 0 or arr.dtype == np.bool_ or (int(arr.min()) > -2**24 and int(arr.max()) < 2**24)
+        res = resample(vol, spacing, shape, affine, order=0, anisotropic=False,
+                       dtype=np.float32 if small else np.float64)
+        return Volume(res.array.astype(arr.dtype), res.affine, header=vol.header)
     if method != "linear":
         raise ValueError(f"method must be 'nearest' or 'linear', got {method!r}")
     plan = _plan(vol, spacing, shape, affine, 1, False)
