@@ -34,7 +34,6 @@ def _logit(p):
 
 def _oof_logistic(X, y, groups, seed):
     """Out-of-fold probabilities of an unpenalised logistic model (ridge when it separates)."""
-    from .pipelines.sij_mri import fit_activity_model  # noqa: F401  (same Newton scheme, generic below)
     from .stats import SeparationError, StratifiedPatientKFold, logistic_regression
 
     X = np.asarray(X, dtype=np.float64)
@@ -160,7 +159,8 @@ def run_demo(out: str = "report", patients: int = 60, seed: int = 0, weights: st
         "sparcc_icc_2_1_pipeline_vs_truth": est(icc_truth),
         "sparcc_icc_2_1_reader1_vs_reader2": est(icc_readers) if icc_readers else None,
         "sparcc_icc_2_1_pipeline_vs_reader_mean": est(icc_vs_readers) if icc_vs_readers else None,
-        "bland_altman": {"bias": float(ba.bias), "loa": [float(ba.loa_low), float(ba.loa_high)]},
+        "bland_altman": {"bias": float(ba.bias.estimate),
+                         "loa": [float(ba.lower_loa.estimate), float(ba.upper_loa.estimate)]},
         "auc": {name: est(a) for name, a in aucs.items()},
         "delong": {k: {"z": float(t.statistic), "p_value": float(t.p_value)} for k, t in tests.items()},
         "asas_from_maps_accuracy": float(np.mean([r["asas_pred"] == r["active_sacroiliitis"] for r in rows])),
