@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .nn.module import enable_grad
 from .volume import Volume
 
 
@@ -96,15 +97,16 @@ def grad_cam(model, x, target_layer, class_index=None, plus: bool = False, norma
     was_training = getattr(model, "training", False)
     model.eval()
     try:
-        logits = np.asarray(model.forward(np.ascontiguousarray(arr)))
-        if logits.ndim != 2:
-            raise ValueError(f"the model must return logits of shape (N, K), got {logits.shape}")
-        k = int(np.argmax(logits[0])) if class_index is None else int(class_index)
-        if not 0 <= k < logits.shape[1]:
-            raise ValueError(f"class_index must be in [0, {logits.shape[1] - 1}], got {class_index}")
-        seed = np.zeros_like(logits)
-        seed[0, k] = 1.0
-        model.backward(seed)
+        with enable_grad():  # eval mode (frozen batch norm) but keep what backward needs
+            logits = np.asarray(model.forward(np.ascontiguousarray(arr)))
+            if logits.ndim != 2:
+                raise ValueError(f"the model must return logits of shape (N, K), got {logits.shape}")
+            k = int(np.argmax(logits[0])) if class_index is None else int(class_index)
+            if not 0 <= k < logits.shape[1]:
+                raise ValueError(f"class_index must be in [0, {logits.shape[1] - 1}], got {class_index}")
+            seed = np.zeros_like(logits)
+            seed[0, k] = 1.0
+            model.backward(seed)
     finally:
         h1.remove()
         h2.remove()
