@@ -38,12 +38,21 @@ _NAMES = {(v.kind, v.itemsize): k for k, v in _DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024  # the limit of the reference implementation
 
 
+def _umask() -> int:
+    with open("/proc/self/status") as f:  # read without changing it (os.umask would race other threads)
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
 def atomic_write_bytes(path, chunks):
     """Write an iterable of bytes-like chunks to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make shared weights unreadable
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)

@@ -1,0 +1,118 @@
+"""SIJ MRI pipeline speed: seconds per patient, and its two networks against PyTorch.
+
+Runs the pipeline with the shipped weights on phantom scans at 1 thread and
+at all cores, then times the bone and oedema U-Nets' inference on the same
+slices in sacroai and in PyTorch (same weights, same threads, one process)
+and prints the ratio PyTorch time / sacroai time (> 1: sacroai is faster).
+
+    python benchmarks/bench_pipeline.py [--patients 4] [--repeat 3]
+"""
+import os
+
+os.environ.pop("OPENBLAS_CORETYPE", None)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import sacroai  # noqa: E402
+from sacroai.nn.inference import predict  # noqa: E402
+from sacroai.phantoms import generate_sij_mri, random_lesions  # noqa: E402
+from sacroai.pipelines import sij_mri  # noqa: E402
+from sacroai.pipelines import sij_mri_prep as prep  # noqa: E402
+
+
+def torch_unet(torch, model):
+    """A PyTorch module with sacroai's UNet layout, loaded with the same weights."""
+    nnt = torch.nn
+    f = model.features
+
+    def double(cin, cout):
+        return nnt.Sequential(__import__("collections").OrderedDict([
+            ("conv1", nnt.Conv2d(cin, cout, 3, padding=1, bias=False)), ("norm1", nnt.BatchNorm2d(cout)),
+            ("act1", nnt.ReLU()), ("conv2", nnt.Conv2d(cout, cout, 3, padding=1, bias=False)),
+            ("norm2", nnt.BatchNorm2d(cout)), ("act2", nnt.ReLU())]))
+
+    class TUNet(nnt.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoders = nnt.ModuleList([double(model.in_channels if i == 0 else f[i - 1], f[i]) for i in range(len(f))])
+            self.upconvs = nnt.ModuleList([nnt.ConvTranspose2d(f[i + 1], f[i], 2, stride=2) for i in reversed(range(len(f) - 1))])
+            self.decoders = nnt.ModuleList([double(2 * f[i], f[i]) for i in reversed(range(len(f) - 1))])
+            self.head = nnt.Conv2d(f[0], model.head.weight.shape[0], 1)
+
+        def forward(self, x):
+            skips, h = [], x
+            for i in range(len(f) - 1):
+                h = self.encoders[i](h)
+                skips.append(h)
+                h = torch.nn.functional.max_pool2d(h, 2)
+            h = self.encoders[-1](h)
+            for j in range(len(f) - 1):
+                h = self.decoders[j](torch.cat([self.upconvs[j](h), skips[len(f) - 2 - j]], 1))
+            return self.head(h)
+
+    t = TUNet()
+    t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+    return t.eval()
+
+
+def best(fn, repeat):
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--patients", type=int, default=4)
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    info = sacroai.config.build_info()
+    cores = len(os.sched_getaffinity(0))
+    print(f"sacroai {info['sacroai']}; BLAS core {info['blas_corename']} ({info['blas_parallel']}); {cores} cores")
+    pipe = sij_mri.SIJMRIPipeline.from_weights()
+    scans = []
+    for s in range(a.patients):
+        rng = np.random.default_rng(500 + s)
+        scans.append(generate_sij_mri(rng, random_lesions(rng, active=bool(s % 2))).stir)
+    print(f"\n{'threads':>8s} {'s / patient':>12s}")
+    for threads in sorted({1, cores}):
+        sacroai.set_num_threads(threads)
+        pipe.run(scans[0])  # warm-up
+        t = best(lambda: [pipe.run(v) for v in scans], 1) / len(scans)
+        print(f"{threads:8d} {t:12.3f}")
+
+    try:
+        import torch
+    except ImportError:
+        print("\nPyTorch not installed: network comparison skipped")
+        return
+    vol = prep.canonical(scans[0])
+    xb = prep.network_grid(vol, prep.BONES_SPACING_MM).array
+    g = prep.network_grid(vol, prep.BME_SPACING_MM)
+    xm = np.concatenate([g.array, np.ones_like(g.array)], axis=1)
+    print(f"\n{'network':22s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
+    for name, model, x in (("bones U-Net, 1.6 mm", pipe.bones, xb), ("oedema U-Net, 0.8 mm", pipe.bme, xm)):
+        tmodel = torch_unet(torch, model)
+        with torch.no_grad():
+            ref = tmodel(torch.from_numpy(x)).numpy()
+        ours = predict(model, x, batch_size=len(x))
+        err = float(np.abs(ours - ref).max() / (np.abs(ref).max() + 1e-12))
+        for threads in sorted({1, cores}):
+            sacroai.set_num_threads(threads)
+            torch.set_num_threads(threads)
+            ts = best(lambda: predict(model, x, batch_size=len(x)), a.repeat)
+            with torch.no_grad():
+                tt = best(lambda: tmodel(torch.from_numpy(x)), a.repeat)
+            print(f"{name:22s} {threads:7d} {ts:10.4f} {tt:10.4f} {tt / ts:13.2f}x   (max rel. diff {err:.1e})")
+
+
+if __name__ == "__main__":
+    main()
