@@ -66,7 +66,7 @@ def test_overlay_and_summary(pipeline, phantom, tmp_path):
 def test_bad_inputs(pipeline):
     with pytest.raises(ValueError, match="3-D"):
         pipeline.run(sacroai.Volume(np.zeros((20, 20)), spacing=(1, 1)))
-    axial = sacroai.Volume(np.zeros((64, 64, 12), np.float32), spacing=(0.8, 4.0, 0.8))  # thick axis not A-P
+    axial = sacroai.Volume(np.ones((64, 64, 12), np.float32), spacing=(0.8, 0.8, 4.0))  # RAS: thick axis S-I
     with pytest.raises(ValueError, match="semicoronal"):
         pipeline.run(axial)
 

@@ -38,6 +38,8 @@ BONES_FILE = "sij_mri_bones.safetensors"
 BME_FILE = "sij_mri_bme.safetensors"
 CLASSIFIER_FILE = "sij_mri_classifier.json"
 FEATURES = ("sparcc_total", "bme_ml", "asas_positive")
+MIN_SACRUM_ML, MIN_ILIUM_ML = 10.0, 20.0   # plausibility of the bone segmentation
+MIN_JOINT_MM2, MIN_JOINT_SLICES = 200.0, 3  # a joint's quadrants on at least 3 slices
 JOINT_GAP_MM = 5.0   # bones closer than this across the joint space form the joint line (SIJ space 2-5 mm)
 
 
@@ -183,13 +185,20 @@ class SIJMRIPipeline:
         if check_orientation:
             prep.check_semicoronal(vol)
         bones, _ = self.segment_bones(vol)
-        if not (bones == 1).any() or not (bones == 2).any():
-            raise ValueError("no sacroiliac joint found: the bone network saw no sacrum and ilium "
-                             "(is this a semicoronal SIJ scan?)")
+        voxel_ml = float(np.prod(vol.spacing)) / 1000.0
+        sacrum_ml, ilium_ml = (bones == 1).sum() * voxel_ml, (bones == 2).sum() * voxel_ml
+        if sacrum_ml < MIN_SACRUM_ML or ilium_ml < MIN_ILIUM_ML:
+            raise ValueError(f"no sacroiliac joint found: the bone network saw {sacrum_ml:.1f} mL of sacrum and "
+                             f"{ilium_ml:.1f} mL of ilium (at least {MIN_SACRUM_ML} and {MIN_ILIUM_ML} mL expected; "
+                             f"is this a semicoronal SIJ scan?)")
         quads = quadrants_from_joint_masks(bones == 1, bones == 2, affine=vol.affine, slice_axis=2,
                                            split="slice", joint_gap_mm=JOINT_GAP_MM).astype(np.uint8)
-        if not quads.any():
-            raise ValueError("no sacroiliac joint found: sacrum and ilium never meet")
+        pixel_mm2 = vol.spacing[0] * vol.spacing[1]
+        for side, labels in (("left", (1, 2, 3, 4)), ("right", (5, 6, 7, 8))):
+            seen = sum(np.isin(quads[..., k], labels).sum() * pixel_mm2 >= MIN_JOINT_MM2 for k in range(vol.shape[2]))
+            if seen < MIN_JOINT_SLICES:
+                raise ValueError(f"no sacroiliac joint found: the {side} joint is visible on {seen} slices "
+                                 f"(at least {MIN_JOINT_SLICES} expected)")
         bme, p_bme = self.segment_bme(vol, quads)
         arr = np.asarray(vol.array, dtype=np.float32)
         ref, vessels = vessel_reference(arr, bones, vol.spacing)
@@ -197,7 +206,6 @@ class SIJMRIPipeline:
             ref = float(np.percentile(arr, 99.5))  # no vessel found: the brightest signal
         sparcc = sparcc_sij_from_maps(arr, bme, quads, ref, vol.spacing, slices=slices)
         asas = asas_mri_positive_from_maps(bme, quads)
-        voxel_ml = float(np.prod(vol.spacing)) / 1000.0
         feats = {"sparcc_total": float(sparcc["total"] if sparcc.get("total") is not None else
                                        sparcc.get("partial_total", 0)),
                  "bme_ml": float(bme.sum() * voxel_ml), "asas_positive": float(bool(asas.get("positive")))}
