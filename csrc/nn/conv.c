@@ -459,14 +459,11 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
     const size_t wsize = (size_t)g->c_out * K;
-    float *acc = dw;
-    if (nt > 1) {
-        acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
-        if (!acc) return SAI_ENOMEM;
-        memset(acc, 0, (size_t)nt * wsize * sizeof(float));
-    } else {
-        memset(dw, 0, wsize * sizeof(float));
-    }
+    /* per-thread accumulators of dw transposed, [group][K][mg]: the GEMM is then
+     * col [K x nj] * dy^T [nj x mg], whose long M side suits sgemm better */
+    float *acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
+    if (!acc) return SAI_ENOMEM;
+    memset(acc, 0, (size_t)nt * wsize * sizeof(float));
     const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
     float *ws = NULL;
     if (!pw) {
@@ -495,7 +492,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
                         memcpy(dtmp + (int64_t)m * nj + off, dy + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a,
                                (size_t)len * sizeof(float));
                 }
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dtmp, nj, col, nj, 1.0f, dwg, K);
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dtmp, nj, 1.0f, dwg, mg);
                 continue;
             }
             const int64_t ni = ng / G;
@@ -504,22 +501,24 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
             const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
             const float *dyt = dy + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
             if (pw) {
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, xin + j0, (int)isp,
-                          1.0f, dwg, K);
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, xin + j0, (int)isp, dyt, (int)osp,
+                          1.0f, dwg, mg);
             } else {
                 im2col_tile(g, xin, cg, j0, nj, col, nj);
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, col, nj, 1.0f,
-                          dwg, K);
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dyt, (int)osp, 1.0f,
+                          dwg, mg);
             }
         }
     }
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < (int64_t)wsize; i++) {
-            float s = 0.0f;
-            for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + i];
-            dw[i] = s;
-        }
+    /* reduce the threads' partial sums and transpose [g][k][m] -> [g][m][k] */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t i = 0; i < (int64_t)wsize; i++) {
+        const int64_t gi = i / ((int64_t)mg * K), r = i % ((int64_t)mg * K);
+        const int64_t m = r / K, k = r % K;
+        const size_t src = (size_t)(gi * K + k) * mg + m;
+        float s = 0.0f;
+        for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + src];
+        dw[i] = s;
     }
     if (db) return sai_channel_sum(dy, g->n, g->c_out, osp, db);
     return SAI_OK;
