@@ -241,6 +241,78 @@ static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget,
     return 0;
 }
 
+/* Implicit GEMM for unit W-stride layers whose output rows fill the 48-wide
+ * kernel panels well: the input is zero-padded once, and each output row's B
+ * operand is read straight from it (row kk at a fixed offset), so no column
+ * matrix is written at all. */
+static int implicit_ok(const sai_conv_geom *g)
+{
+    if (g->stride[2] != 1) return 0;
+    const int64_t ow = g->out[2], slots = (ow + 47) / 48 * 48;
+    return ow * 5 >= slots * 4;
+}
+
+static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, const float *w, const float *b,
+                                        float *y)
+{
+    const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
+    const int K = cg * (int)prod3(g->k);
+    const int PD = g->in[0] + 2 * g->pad[0], PH = g->in[1] + 2 * g->pad[1], PW = g->in[2] + 2 * g->pad[2];
+    const int64_t psp = (int64_t)PD * PH * PW, isp = prod3(g->in), osp = prod3(g->out);
+    const int64_t planes = (int64_t)g->n * g->c_in;
+    float *xp = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)(planes * psp + 16) * sizeof(float));
+    if (!xp) return SAI_ENOMEM;
+    const size_t apg = (size_t)(mg + 7) / 8 * 8 * K;
+    float *apk = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)G * apg * sizeof(float) + (size_t)K * sizeof(int64_t));
+    if (!apk) return SAI_ENOMEM;
+    int64_t *offs = (int64_t *)(apk + (size_t)G * apg);
+    for (int gi = 0; gi < G; gi++) sai_pack_a8(w + (size_t)gi * mg * K, mg, K, apk + (size_t)gi * apg);
+    {
+        int kk = 0;
+        for (int ci = 0; ci < cg; ci++)
+            for (int kd = 0; kd < g->k[0]; kd++)
+                for (int kh = 0; kh < g->k[1]; kh++)
+                    for (int kw = 0; kw < g->k[2]; kw++)
+                        offs[kk++] = ci * psp + ((int64_t)kd * g->dil[0] * PH + (int64_t)kh * g->dil[1]) * PW +
+                                     (int64_t)kw * g->dil[2];
+    }
+    const int ntp = sai_nn_threads_for(planes);
+#pragma omp parallel for num_threads(ntp) if (ntp > 1) schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *src = x + pl * isp;
+        float *dst = xp + pl * psp;
+        for (int d = 0; d < PD; d++)
+            for (int h = 0; h < PH; h++) {
+                float *row = dst + ((int64_t)d * PH + h) * PW;
+                const int sd = d - g->pad[0], sh = h - g->pad[1];
+                if (sd < 0 || sd >= g->in[0] || sh < 0 || sh >= g->in[1]) {
+                    memset(row, 0, (size_t)PW * sizeof(float));
+                    continue;
+                }
+                const float *sr = src + ((int64_t)sd * g->in[1] + sh) * g->in[2];
+                for (int t = 0; t < g->pad[2]; t++) row[t] = 0.0f;
+                memcpy(row + g->pad[2], sr, (size_t)g->in[2] * sizeof(float));
+                for (int t = g->pad[2] + g->in[2]; t < PW; t++) row[t] = 0.0f;
+            }
+    }
+    const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    const int64_t items = (int64_t)g->n * G * OD * OH;
+    const int nt = sai_nn_threads_for(items);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t it = 0; it < items; it++) {
+        const int oh = (int)(it % OH);
+        const int od = (int)((it / OH) % OD);
+        const int64_t ng = it / ((int64_t)OH * OD);
+        const int gi = (int)(ng % G);
+        const int64_t ni = ng / G;
+        const float *base = xp + (ni * g->c_in + (int64_t)gi * cg) * psp +
+                            ((int64_t)od * g->stride[0] * PH + (int64_t)oh * g->stride[1]) * PW;
+        float *c = y + (ni * g->c_out + (int64_t)gi * mg) * osp + ((int64_t)od * OH + oh) * OW;
+        sai_gemm8x48_rows(mg, OW, K, apk + (size_t)gi * apg, base, offs, c, (int)osp, b ? b + gi * mg : NULL);
+    }
+    return SAI_OK;
+}
+
 sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float *w,
                             const float *b, float *y)
 {
@@ -252,6 +324,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    if (use_packed() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
     int T;
     const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
     const int packed = use_packed() && !(is_pointwise(g) && !joint);

@@ -10,6 +10,7 @@
  * Compiled for AVX-512 through function attributes and used only when the
  * CPU reports AVX-512F at run time (sai_gemm8x48_available).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "nn_internal.h"
@@ -119,6 +120,72 @@ SAI_AVX512 static void kern8x48(int kc, const float *ap, const float *bp, float 
 #undef STORE_ROW
 }
 
+SAI_AVX512 static void kern8x48_ind(int kc, const float *ap, const float *base, const int64_t *offs, float *c,
+                                     int ldc, int rows,
+                                 __mmask16 m0, __mmask16 m1, __mmask16 m2, int load_c, const float *bias)
+{
+    __m512 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+    __m512 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+#define INIT_ROW(r)                                                                                  \
+    do {                                                                                             \
+        c##r##0 = c##r##1 = c##r##2 = _mm512_set1_ps(!load_c && bias && (r) < rows ? bias[r] : 0.0f); \
+    } while (0)
+    INIT_ROW(0);
+    INIT_ROW(1);
+    INIT_ROW(2);
+    INIT_ROW(3);
+    INIT_ROW(4);
+    INIT_ROW(5);
+    INIT_ROW(6);
+    INIT_ROW(7);
+#undef INIT_ROW
+    for (int k = 0; k < kc; k++) {
+        const float *bp = base + offs[k];
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bp);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, bp + 16);
+        const __m512 b2 = _mm512_maskz_loadu_ps(m2, bp + 32);
+        __m512 a;
+#define FMA_ROW(r)                                  \
+    a = _mm512_set1_ps(ap[r]);                      \
+    c##r##0 = _mm512_fmadd_ps(a, b0, c##r##0);      \
+    c##r##1 = _mm512_fmadd_ps(a, b1, c##r##1);      \
+    c##r##2 = _mm512_fmadd_ps(a, b2, c##r##2);
+        FMA_ROW(0)
+        FMA_ROW(1)
+        FMA_ROW(2)
+        FMA_ROW(3)
+        FMA_ROW(4)
+        FMA_ROW(5)
+        FMA_ROW(6)
+        FMA_ROW(7)
+#undef FMA_ROW
+        ap += 8;
+    }
+    /* each K block is summed from zero and then added to C: a two-level sum
+     * keeps float32 rounding close to a blocked dot product */
+#define STORE_ROW(r)                                                                                      \
+    if ((r) < rows) {                                                                                     \
+        float *cr = c + (size_t)(r) * ldc;                                                                \
+        if (load_c) {                                                                                     \
+            c##r##0 = _mm512_add_ps(c##r##0, _mm512_maskz_loadu_ps(m0, cr));                              \
+            c##r##1 = _mm512_add_ps(c##r##1, _mm512_maskz_loadu_ps(m1, cr + 16));                         \
+            c##r##2 = _mm512_add_ps(c##r##2, _mm512_maskz_loadu_ps(m2, cr + 32));                         \
+        }                                                                                                 \
+        _mm512_mask_storeu_ps(cr, m0, c##r##0);                                                           \
+        _mm512_mask_storeu_ps(cr + 16, m1, c##r##1);                                                      \
+        _mm512_mask_storeu_ps(cr + 32, m2, c##r##2);                                                      \
+    }
+    STORE_ROW(0)
+    STORE_ROW(1)
+    STORE_ROW(2)
+    STORE_ROW(3)
+    STORE_ROW(4)
+    STORE_ROW(5)
+    STORE_ROW(6)
+    STORE_ROW(7)
+#undef STORE_ROW
+}
+
 static __mmask16 mask_for(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 SAI_AVX512 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc,
@@ -141,7 +208,32 @@ SAI_AVX512 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *
     }
 }
 
+SAI_AVX512 void sai_gemm8x48_rows(int m, int n, int k, const float *ap, const float *base, const int64_t *offs,
+                                  float *c, int ldc, const float *bias)
+{
+    const int mpanels = (m + 7) / 8, npanels = (n + 47) / 48;
+    for (int p = 0; p < npanels; p++) {
+        const int ncols = n - p * 48 < 48 ? n - p * 48 : 48;
+        const __mmask16 m0 = mask_for(ncols), m1 = mask_for(ncols - 16), m2 = mask_for(ncols - 32);
+        for (int k0 = 0; k0 < k; k0 += KC) {
+            const int kc = k - k0 < KC ? k - k0 : KC;
+            for (int i = 0; i < mpanels; i++) {
+                const int rows = m - i * 8 < 8 ? m - i * 8 : 8;
+                kern8x48_ind(kc, ap + (size_t)i * k * 8 + (size_t)k0 * 8, base + p * 48, offs + k0,
+                             c + (size_t)i * 8 * ldc + p * 48, ldc, rows, m0, m1, m2, k0 > 0,
+                             bias ? bias + i * 8 : NULL);
+            }
+        }
+    }
+}
+
 #else
+
+void sai_gemm8x48_rows(int m, int n, int k, const float *ap, const float *base, const int64_t *offs, float *c,
+                       int ldc, const float *bias)
+{
+    (void)m, (void)n, (void)k, (void)ap, (void)base, (void)offs, (void)c, (void)ldc, (void)bias;
+}
 
 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc, int accumulate,
                   const float *bias)
