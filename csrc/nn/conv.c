@@ -219,14 +219,13 @@ static void im2col_panels(const sai_conv_geom *g, const float *x, int gi, int cg
     }
 }
 
-/* Packed AVX-512 path: on by default where the CPU has it (nn_conv_use_packed(0) turns it off). */
-static int g_use_packed = -1;
-void sai_conv_use_packed(int on) { g_use_packed = on; }
-static int use_packed(void)
-{
-    if (g_use_packed < 0) g_use_packed = sai_gemm8x48_available();
-    return g_use_packed && sai_gemm8x48_available();
-}
+/* Kernel choice where the CPU has AVX-512: 2 (default) packed GEMM with the
+ * implicit path for unit-stride layers, 1 packed GEMM on im2col tiles only,
+ * 0 OpenBLAS sgemm everywhere (sai_conv_use_packed, for tests/benchmarks). */
+static int g_use_packed = 2;
+void sai_conv_use_packed(int level) { g_use_packed = level < 0 ? 0 : level > 2 ? 2 : level; }
+static int use_packed(void) { return g_use_packed > 0 && sai_gemm8x48_available(); }
+static int use_implicit(void) { return g_use_packed > 1 && sai_gemm8x48_available(); }
 
 /* Joint tiles span samples when one sample has fewer output positions than a tile. */
 static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget, int *T)
@@ -241,16 +240,20 @@ static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget,
     return 0;
 }
 
-/* Implicit GEMM for unit W-stride layers whose output rows fill the 48-wide
- * kernel panels well: the input is zero-padded once, and each output row's B
- * operand is read straight from it (row kk at a fixed offset), so no column
- * matrix is written at all. */
+/* Implicit GEMM for layers with unit stride along H and W.  The input is
+ * zero-padded once; output positions are enumerated on the padded-width grid
+ * q = oh * PW + ow (ow < PW, the PW - OW extra columns are computed and
+ * dropped), so for every kernel tap the B operand of 48 consecutive q is 48
+ * consecutive floats of the padded input: no column matrix is written. */
 static int implicit_ok(const sai_conv_geom *g)
 {
-    if (g->stride[2] != 1) return 0;
-    const int64_t ow = g->out[2], slots = (ow + 47) / 48 * 48;
-    return ow * 5 >= slots * 4;
+    /* measured: a win where im2col costs most relative to the GEMM (few output
+     * channels per group, e.g. 3-D 32 -> 32); with 64+ output channels the
+     * im2col tiles' sequential reads beat the implicit path's many streams */
+    return g->stride[1] == 1 && g->stride[2] == 1 && g->c_out / g->groups <= 32;
 }
+
+#define IMPLICIT_Q 192 /* output positions per work item (4 kernel panels) */
 
 static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                         float *y)
@@ -260,8 +263,10 @@ static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, 
     const int PD = g->in[0] + 2 * g->pad[0], PH = g->in[1] + 2 * g->pad[1], PW = g->in[2] + 2 * g->pad[2];
     const int64_t psp = (int64_t)PD * PH * PW, isp = prod3(g->in), osp = prod3(g->out);
     const int64_t planes = (int64_t)g->n * g->c_in;
-    float *xp = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)(planes * psp + 16) * sizeof(float));
+    const int64_t slack = 2 * (int64_t)PW + 64 + (int64_t)g->dil[2] * g->k[2];
+    float *xp = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)(planes * psp + slack) * sizeof(float));
     if (!xp) return SAI_ENOMEM;
+    memset(xp + planes * psp, 0, (size_t)slack * sizeof(float));
     const size_t apg = (size_t)(mg + 7) / 8 * 8 * K;
     float *apk = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)G * apg * sizeof(float) + (size_t)K * sizeof(int64_t));
     if (!apk) return SAI_ENOMEM;
@@ -296,19 +301,40 @@ static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, 
             }
     }
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
-    const int64_t items = (int64_t)g->n * G * OD * OH;
+    const int64_t qn = (int64_t)OH * PW, nchunks = (qn + IMPLICIT_Q - 1) / IMPLICIT_Q;
+    const int64_t items = (int64_t)g->n * G * OD * nchunks;
     const int nt = sai_nn_threads_for(items);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t it = 0; it < items; it++) {
-        const int oh = (int)(it % OH);
-        const int od = (int)((it / OH) % OD);
-        const int64_t ng = it / ((int64_t)OH * OD);
-        const int gi = (int)(ng % G);
-        const int64_t ni = ng / G;
-        const float *base = xp + (ni * g->c_in + (int64_t)gi * cg) * psp +
-                            ((int64_t)od * g->stride[0] * PH + (int64_t)oh * g->stride[1]) * PW;
-        float *c = y + (ni * g->c_out + (int64_t)gi * mg) * osp + ((int64_t)od * OH + oh) * OW;
-        sai_gemm8x48_rows(mg, OW, K, apk + (size_t)gi * apg, base, offs, c, (int)osp, b ? b + gi * mg : NULL);
+    float *tmp = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * mg * IMPLICIT_Q * sizeof(float));
+    if (!tmp) return SAI_ENOMEM;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *ct = tmp + (size_t)SAI_TID() * mg * IMPLICIT_Q;
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t chunk = it % nchunks;
+            const int od = (int)((it / nchunks) % OD);
+            const int64_t ng = it / (nchunks * OD);
+            const int gi = (int)(ng % G);
+            const int64_t ni = ng / G;
+            const int64_t q0 = chunk * IMPLICIT_Q;
+            const int nq = (int)(qn - q0 < IMPLICIT_Q ? qn - q0 : IMPLICIT_Q);
+            const float *base = xp + (ni * g->c_in + (int64_t)gi * cg) * psp +
+                                (int64_t)od * g->stride[0] * PH * PW + q0;
+            sai_gemm8x48_rows(mg, nq, K, apk + (size_t)gi * apg, base, offs, ct, nq, b ? b + gi * mg : NULL);
+            /* keep the columns ow < OW of each padded-width row */
+            float *yo = y + (ni * g->c_out + (int64_t)gi * mg) * osp + (int64_t)od * OH * OW;
+            for (int64_t q = q0; q < q0 + nq;) {
+                const int oh = (int)(q / PW), ow = (int)(q % PW);
+                int run = PW - ow;
+                if (q + run > q0 + nq) run = (int)(q0 + nq - q);
+                const int keep = ow >= OW ? 0 : (ow + run <= OW ? run : OW - ow);
+                if (keep > 0)
+                    for (int m = 0; m < mg; m++)
+                        memcpy(yo + (int64_t)m * osp + (int64_t)oh * OW + ow, ct + (int64_t)m * nq + (q - q0),
+                               (size_t)keep * sizeof(float));
+                q += run;
+            }
+        }
     }
     return SAI_OK;
 }
@@ -324,7 +350,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
-    if (use_packed() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
+    if (use_implicit() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
     int T;
     const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
     const int packed = use_packed() && !(is_pointwise(g) && !joint);

@@ -13,7 +13,7 @@
 #include "sacroai/sai_nn.h"
 
 void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd); /* conv.c (tuning) */
-void sai_conv_use_packed(int on);                        /* conv.c (testing) */
+void sai_conv_use_packed(int level);                     /* conv.c (testing) */
 
 /* ------------------------------------------------------------ block cache */
 #define CACHE_SLOTS 16
@@ -304,9 +304,9 @@ static PyObject *py_conv_tile_bytes(PyObject *self, PyObject *args)
 
 static PyObject *py_conv_use_packed(PyObject *self, PyObject *args)
 {
-    int on;
-    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
-    sai_conv_use_packed(on);
+    int level;
+    if (!PyArg_ParseTuple(args, "i", &level)) return NULL;
+    sai_conv_use_packed(level);
     Py_RETURN_NONE;
 }
 
@@ -899,7 +899,7 @@ PyMethodDef sai_py_nn_methods[] = {
     {"nn_channel_sum", py_channel_sum, METH_VARARGS, "nn_channel_sum(t) -> per-channel sums"},
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
     {"nn_conv_use_packed", py_conv_use_packed, METH_VARARGS,
-     "nn_conv_use_packed(on): use the packed AVX-512 GEMM where available (default) or OpenBLAS"},
+     "nn_conv_use_packed(level): 2 packed AVX-512 GEMM + implicit unit-stride path (default), 1 packed on im2col tiles, 0 OpenBLAS"},
     {"nn_sgemm", py_sgemm, METH_VARARGS, "nn_sgemm(a, b) -> a @ b through sai_sgemm"},
     SAI_NN_OPS_METHODS
     {NULL, NULL, 0, NULL},
