@@ -18,7 +18,7 @@ void sai_conv_use_packed(int level);                     /* conv.c (testing) */
 /* ------------------------------------------------------------ block cache */
 #define CACHE_SLOTS 16
 #define CACHE_MIN_BYTES (1u << 20)
-#define CACHE_MAX_TOTAL ((size_t)1 << 30)
+#define CACHE_MAX_TOTAL ((size_t)512 << 20)
 static struct {
     void *p;
     size_t n;
@@ -866,6 +866,12 @@ static PyObject *py_dropout(PyObject *self, PyObject *args)
 static PyObject *py_release(PyObject *self, PyObject *noargs)
 {
     sai_nn_workspace_release();
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (g_cache[i].p) {
+            sai_free(g_cache[i].p);
+            g_cache[i].p = NULL;
+        }
+    g_cache_total = 0;
     Py_RETURN_NONE;
 }
 
@@ -887,7 +893,7 @@ static PyObject *py_release(PyObject *self, PyObject *noargs)
     {"nn_linear_backward", py_linear_backward, METH_VARARGS,                                              \
      "nn_linear_backward(x, w, dy, want_dx, want_db) -> (dx, dw, db)"},                                   \
     {"nn_dropout", py_dropout, METH_VARARGS, "nn_dropout(x, p, seed) -> y (also the backward of dy)"},  \
-    {"nn_workspace_release", py_release, METH_NOARGS, "free the calling thread's nn scratch memory"},
+    {"nn_workspace_release", py_release, METH_NOARGS, "free the calling thread's nn scratch memory and the cached output blocks"},
 
 PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_forward", py_conv_forward, METH_VARARGS,
