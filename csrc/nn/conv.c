@@ -309,7 +309,7 @@ static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *ct = tmp + (size_t)SAI_TID() * mg * IMPLICIT_Q;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t chunk = it % nchunks;
             const int od = (int)((it / nchunks) % OD);
@@ -377,7 +377,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     {
         float *col = pw ? NULL : ws + (size_t)SAI_TID() * per;
         float *ctmp = joint ? col + (size_t)K * Tp : NULL;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;
@@ -502,7 +502,7 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *col = ws + (size_t)SAI_TID() * K * T;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int gi = (int)(it % G);
             const int64_t ni = it / G;
@@ -575,7 +575,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
         float *col = pw ? NULL : ws + (size_t)tid * per;
         float *dtmp = joint ? col + (size_t)K * T : NULL;
         float *mine = acc + (size_t)tid * wsize;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;

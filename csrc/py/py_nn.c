@@ -16,14 +16,15 @@ void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd); /* conv.c (tuning) */
 void sai_conv_use_packed(int level);                     /* conv.c (testing) */
 
 /* ------------------------------------------------------------ block cache */
-#define CACHE_SLOTS 16
+#define CACHE_SLOTS 96
 #define CACHE_MIN_BYTES (1u << 20)
-#define CACHE_MAX_TOTAL ((size_t)512 << 20)
+#define CACHE_MAX_TOTAL ((size_t)1536 << 20)
 static struct {
     void *p;
     size_t n;
 } g_cache[CACHE_SLOTS];
 static size_t g_cache_total;
+static unsigned long long g_cache_hits, g_cache_misses;
 
 static void *block_get(size_t n)
 {
@@ -33,11 +34,13 @@ static void *block_get(size_t n)
             (best < 0 || g_cache[i].n < g_cache[best].n))
             best = i;
     if (best >= 0) {
+        g_cache_hits++;
         void *p = g_cache[best].p;
         g_cache_total -= g_cache[best].n;
         g_cache[best].p = NULL;
         return p;
     }
+    g_cache_misses++;
     return sai_alloc(n);
 }
 
@@ -863,6 +866,14 @@ static PyObject *py_dropout(PyObject *self, PyObject *args)
     return (PyObject *)y;
 }
 
+static PyObject *py_cache_stats(PyObject *self, PyObject *noargs)
+{
+    int used = 0;
+    for (int i = 0; i < CACHE_SLOTS; i++) used += g_cache[i].p != NULL;
+    return Py_BuildValue("{s:K,s:K,s:n,s:i}", "hits", g_cache_hits, "misses", g_cache_misses, "cached_bytes",
+                         (Py_ssize_t)g_cache_total, "cached_blocks", used);
+}
+
 static PyObject *py_release(PyObject *self, PyObject *noargs)
 {
     sai_nn_workspace_release();
@@ -893,6 +904,7 @@ static PyObject *py_release(PyObject *self, PyObject *noargs)
     {"nn_linear_backward", py_linear_backward, METH_VARARGS,                                              \
      "nn_linear_backward(x, w, dy, want_dx, want_db) -> (dx, dw, db)"},                                   \
     {"nn_dropout", py_dropout, METH_VARARGS, "nn_dropout(x, p, seed) -> y (also the backward of dy)"},  \
+    {"nn_block_cache_stats", py_cache_stats, METH_NOARGS, "nn_block_cache_stats() -> dict of output-block cache counters"}, \
     {"nn_workspace_release", py_release, METH_NOARGS, "free the calling thread's nn scratch memory and the cached output blocks"},
 
 PyMethodDef sai_py_nn_methods[] = {

@@ -23,7 +23,7 @@ def release_memory() -> None:
     """Free the nn core's scratch workspaces (this thread) and its cache of output blocks.
 
     Layers keep im2col/padding workspaces and recently freed large output
-    buffers (up to 512 MiB) for reuse, which avoids page-fault costs between
+    buffers (up to 1.5 GiB) for reuse, which avoids page-fault costs between
     batches; call this after training or inference to return that memory.
     """
     from .. import _core
