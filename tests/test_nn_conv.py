@@ -158,17 +158,22 @@ def test_conv_wide_rows(nd, cin, cout, groups, size, k, stride, pad, dil):
 
 
 def test_conv_blas_and_packed_paths_agree():
+    """OpenBLAS (0), packed im2col (1) and implicit (2) kernels: forward, grad input, grad weight."""
     from sacroai import _core
     rng = np.random.default_rng(21)
     x = rng.standard_normal((2, 8, 6, 7, 48)).astype(np.float32)
     w = rng.standard_normal((16, 8, 3, 3, 3)).astype(np.float32)
     from sacroai.nn import functional as F
+    g = rng.standard_normal((2, 16, 6, 7, 48)).astype(np.float32)
     outs = []
     for level in (0, 1, 2):
         _core.nn_conv_use_packed(level)
         try:
-            outs.append(F.conv(x, w, None, 1, 1, 1, 1, 3))
+            y = F.conv(x, w, None, 1, 1, 1, 1, 3)
+            dx, dw, _ = F.conv_backward(x, w, g, (1, 1, 1), (1, 1, 1), (1, 1, 1), 1, 3, True, False)
+            outs.append((y, dx, dw))
         finally:
             _core.nn_conv_use_packed(2)
     for o in outs[1:]:
-        assert np.abs(o - outs[0]).max() <= 1e-5 * np.abs(outs[0]).max()
+        for a, ref in zip(o, outs[0]):
+            assert np.abs(a - ref).max() <= 1e-5 * np.abs(ref).max()

@@ -22,12 +22,13 @@
 
 /* Bytes of one column tile; sized for a 1 MiB L2 shared with sgemm's packing. */
 static int64_t g_tile_bytes = 384 * 1024;
-static int64_t g_tile_bytes_bw = 1536 * 1024;
+static int64_t g_tile_bytes_bw = 1536 * 1024;       /* OpenBLAS backward-weight */
+static int64_t g_tile_bytes_bw_packed = 384 * 1024; /* packed: col + its transpose stay in L2 */
 
 void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd)
 {
     if (fwd > 0) g_tile_bytes = fwd;
-    if (bwd > 0) g_tile_bytes_bw = bwd;
+    if (bwd > 0) g_tile_bytes_bw = g_tile_bytes_bw_packed = bwd;
 }
 
 static int64_t prod3(const int a[3]) { return (int64_t)a[0] * a[1] * a[2]; }
@@ -254,6 +255,25 @@ static int implicit_ok(const sai_conv_geom *g)
 }
 
 #define IMPLICIT_Q 192 /* output positions per work item (4 kernel panels) */
+
+/* ap[i][q][r] = t[(8 i + r) * ld + q] for rows < m (0 beyond): the A operand
+ * of sai_gemm8x48 from a grad_output tile. */
+static void pack_rows8(const float *t, int m, int n, int64_t ld, float *ap)
+{
+    const int panels = (m + 7) / 8;
+    for (int i = 0; i < panels; i++) {
+        float *dst = ap + (size_t)i * n * 8;
+        for (int r = 0; r < 8; r++) {
+            const int row = i * 8 + r;
+            if (row < m) {
+                const float *src = t + (int64_t)row * ld;
+                for (int q = 0; q < n; q++) dst[(size_t)q * 8 + r] = src[q];
+            } else {
+                for (int q = 0; q < n; q++) dst[(size_t)q * 8 + r] = 0.0f;
+            }
+        }
+    }
+}
 
 static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                         float *y)
@@ -551,29 +571,36 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    const int packed = use_packed();
     int T;
-    const int joint = use_joint(g, K, osp, g_tile_bytes_bw, &T);
+    const int joint = use_joint(g, K, osp, packed ? g_tile_bytes_bw_packed : g_tile_bytes_bw, &T);
     const int pw = !joint && is_pointwise(g);
     const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
     const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
     const size_t wsize = (size_t)g->c_out * K;
-    /* per-thread accumulators of dw transposed, [group][K][mg]: the GEMM is then
-     * col [K x nj] * dy^T [nj x mg], whose long M side suits sgemm better */
+    /* per-thread accumulators.  Packed AVX-512 path: dw [group][mg][K] +=
+     * dy [mg x nj] * col^T with col^T packed by 16 x 16 transposes.  OpenBLAS
+     * path: dw transposed, [group][K][mg] += col [K x nj] * dy^T, whose long M
+     * side suits sgemm better. */
     float *acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
     if (!acc) return SAI_ENOMEM;
     memset(acc, 0, (size_t)nt * wsize * sizeof(float));
-    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
+    const size_t Tp16 = (size_t)(T + 15) / 16 * 16;
+    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0) +
+                       (packed ? (size_t)(K + 47) / 48 * 48 * Tp16 + (size_t)(mg + 7) / 8 * 8 * Tp16 : 0);
     float *ws = NULL;
-    if (!pw) {
+    if (!pw || packed) {
         ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
         if (!ws) return SAI_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = SAI_TID();
-        float *col = pw ? NULL : ws + (size_t)tid * per;
+        float *col = (pw && !packed) ? NULL : ws + (size_t)tid * per;
         float *dtmp = joint ? col + (size_t)K * T : NULL;
+        float *bpk = packed ? col + (size_t)K * T + (joint ? (size_t)mg * T : 0) : NULL;
+        float *apk = packed ? bpk + (size_t)(K + 47) / 48 * 48 * Tp16 : NULL;
         float *mine = acc + (size_t)tid * wsize;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
@@ -591,7 +618,13 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
                         memcpy(dtmp + (int64_t)m * nj + off, dy + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a,
                                (size_t)len * sizeof(float));
                 }
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dtmp, nj, 1.0f, dwg, mg);
+                if (packed) {
+                    sai_pack_bt48(col, K, nj, nj, bpk);
+                    pack_rows8(dtmp, mg, nj, nj, apk);
+                    sai_gemm8x48(mg, K, nj, apk, bpk, dwg, K, 1, NULL);
+                } else {
+                    sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dtmp, nj, 1.0f, dwg, mg);
+                }
                 continue;
             }
             const int64_t ni = ng / G;
@@ -599,7 +632,16 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
             const int nj = (int)(osp - j0 < T ? osp - j0 : T);
             const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
             const float *dyt = dy + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
-            if (pw) {
+            if (packed) {
+                if (pw) {
+                    sai_pack_bt48(xin + j0, K, nj, isp, bpk);
+                } else {
+                    im2col_tile(g, xin, cg, j0, nj, col, nj);
+                    sai_pack_bt48(col, K, nj, nj, bpk);
+                }
+                pack_rows8(dyt, mg, nj, osp, apk);
+                sai_gemm8x48(mg, K, nj, apk, bpk, dwg, K, 1, NULL);
+            } else if (pw) {
                 sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, xin + j0, (int)isp, dyt, (int)osp,
                           1.0f, dwg, mg);
             } else {
@@ -614,7 +656,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     for (int64_t i = 0; i < (int64_t)wsize; i++) {
         const int64_t gi = i / ((int64_t)mg * K), r = i % ((int64_t)mg * K);
         const int64_t m = r / K, k = r % K;
-        const size_t src = (size_t)(gi * K + k) * mg + m;
+        const size_t src = packed ? (size_t)i : (size_t)(gi * K + k) * mg + m;
         float s = 0.0f;
         for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + src];
         dw[i] = s;

@@ -208,6 +208,61 @@ SAI_AVX512 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *
     }
 }
 
+/* dst[j * ldd + i] = rows[i][j] for a 16 x 16 block. */
+SAI_AVX512 static void transpose16p(const float *const *rows, float *dst, int64_t ldd)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(rows[i]);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* r[4b + c] holds, in 128-bit lane L, column 4L + c of rows 4b..4b+3 */
+    for (int c = 0; c < 4; c++) {
+        /* gather lane L of blocks b = 0..3 -> output row 4L + c */
+        const __m512 a01lo = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);  /* lanes 0,1 of b0 | 0,1 of b1 */
+        const __m512 a01hi = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);  /* lanes 2,3 of b0 | 2,3 of b1 */
+        const __m512 a23lo = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        const __m512 a23hi = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        t[c] = _mm512_shuffle_f32x4(a01lo, a23lo, 0x88);      /* lane 0: b0, b1, b2, b3 */
+        t[4 + c] = _mm512_shuffle_f32x4(a01lo, a23lo, 0xDD);  /* lane 1 */
+        t[8 + c] = _mm512_shuffle_f32x4(a01hi, a23hi, 0x88);  /* lane 2 */
+        t[12 + c] = _mm512_shuffle_f32x4(a01hi, a23hi, 0xDD); /* lane 3 */
+    }
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps(dst + j * ldd, t[j]);
+}
+
+SAI_AVX512 static void transpose16(const float *src, int64_t lds, float *dst, int64_t ldd)
+{
+    const float *rows[16];
+    for (int i = 0; i < 16; i++) rows[i] = src + i * lds;
+    transpose16p(rows, dst, ldd);
+}
+
+SAI_AVX512 void sai_pack_bt48(const float *col, int k, int n, int64_t ld, float *bp)
+{
+    /* bp[p][q][t] = col[(48 p + t) * ld + q] (0 past k), q < n */
+    const int panels = (k + 47) / 48;
+    for (int p = 0; p < panels; p++) {
+        float *dst = bp + (size_t)p * n * 48;
+        for (int t0 = 0; t0 < 48; t0 += 16) {
+            const int tap0 = p * 48 + t0;
+            int q = 0;
+            if (tap0 + 16 <= k)
+                for (; q + 16 <= n; q += 16) transpose16(col + (int64_t)tap0 * ld + q, ld, dst + (size_t)q * 48 + t0, 48);
+            for (; q < n; q++)
+                for (int t = 0; t < 16; t++)
+                    dst[(size_t)q * 48 + t0 + t] = tap0 + t < k ? col[(int64_t)(tap0 + t) * ld + q] : 0.0f;
+        }
+    }
+}
+
 SAI_AVX512 void sai_gemm8x48_rows(int m, int n, int k, const float *ap, const float *base, const int64_t *offs,
                                   float *c, int ldc, const float *bias)
 {
@@ -228,6 +283,11 @@ SAI_AVX512 void sai_gemm8x48_rows(int m, int n, int k, const float *ap, const fl
 }
 
 #else
+
+void sai_pack_bt48(const float *col, int k, int n, int64_t ld, float *bp)
+{
+    (void)col, (void)k, (void)n, (void)ld, (void)bp;
+}
 
 void sai_gemm8x48_rows(int m, int n, int k, const float *ap, const float *base, const int64_t *offs, float *c,
                        int ldc, const float *bias)

@@ -13,6 +13,9 @@ void sai_pack_a8(const float *a, int m, int k, float *ap);
 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc, int accumulate,
                   const float *bias);
 
+/* Pack the transpose of col [k x n] (row stride ld) as B panels of 48 of its
+ * rows: bp[p][q][t] = col[(48 p + t) ld + q], zero past row k. */
+void sai_pack_bt48(const float *col, int k, int n, int64_t ld, float *bp);
 /* Implicit-GEMM form for unit-stride rows: B row kk is the n floats at
  * base + offs[kk] (contiguous; read with masks, so no padding is needed past
  * the end).  c[m x n] = bias + A * B. */
