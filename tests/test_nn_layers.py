@@ -266,3 +266,19 @@ def test_readonly_noncontiguous_inputs(make):
     x = base.transpose(0, 3, 1, 2)  # (2, 3, 8, 9) view, not C-contiguous
     x.flags.writeable = False
     check_parity(torch, make(torch.nn), make(nn), x, rng)
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_maxpool_nan_and_ties_like_torch(nd):
+    rng = np.random.default_rng(31)
+    shape = (2, 2, 12, 12) if nd == 2 else (2, 2, 6, 7, 8)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[rng.integers(0, x.size, 40)] = np.nan
+    x[1, 1, :4] = 0.0  # ties
+    f = torch.nn.functional.max_pool2d if nd == 2 else torch.nn.functional.max_pool3d
+    for args in [(3, 2, 1), (2, 2, 0), (3, 1, 1)]:
+        y, idx = F.max_pool(x, *args, nd=nd)
+        ty, tidx = f(torch.from_numpy(x), *args, return_indices=True)
+        np.testing.assert_array_equal(idx, tidx.numpy())
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ty.numpy()))
+        np.testing.assert_array_equal(np.nan_to_num(y), np.nan_to_num(ty.numpy()))
