@@ -158,7 +158,7 @@ def test_conv_wide_rows(nd, cin, cout, groups, size, k, stride, pad, dil):
 
 
 def test_conv_blas_and_packed_paths_agree():
-    """OpenBLAS (0), packed im2col (1) and implicit (2) kernels: forward, grad input, grad weight."""
+    """OpenBLAS (0), packed im2col (1) and implicit (2, 3) kernels: forward, grad input, grad weight."""
     from sacroai import _core
     rng = np.random.default_rng(21)
     x = rng.standard_normal((2, 8, 6, 7, 48)).astype(np.float32)
@@ -166,7 +166,7 @@ def test_conv_blas_and_packed_paths_agree():
     from sacroai.nn import functional as F
     g = rng.standard_normal((2, 16, 6, 7, 48)).astype(np.float32)
     outs = []
-    for level in (0, 1, 2):
+    for level in (0, 1, 2, 3):
         _core.nn_conv_use_packed(level)
         try:
             y = F.conv(x, w, None, 1, 1, 1, 1, 3)

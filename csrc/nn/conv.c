@@ -221,10 +221,12 @@ static void im2col_panels(const sai_conv_geom *g, const float *x, int gi, int cg
 }
 
 /* Kernel choice where the CPU has AVX-512: 2 (default) packed GEMM with the
- * implicit path for unit-stride layers, 1 packed GEMM on im2col tiles only,
- * 0 OpenBLAS sgemm everywhere (sai_conv_use_packed, for tests/benchmarks). */
+ * implicit path for unit-stride layers of up to 32 output channels per group,
+ * 3 the implicit path for every unit-stride layer, 1 packed GEMM on im2col
+ * tiles only, 0 OpenBLAS sgemm everywhere (sai_conv_use_packed; tests and
+ * benchmarks). */
 static int g_use_packed = 2;
-void sai_conv_use_packed(int level) { g_use_packed = level < 0 ? 0 : level > 2 ? 2 : level; }
+void sai_conv_use_packed(int level) { g_use_packed = level < 0 ? 0 : level > 3 ? 3 : level; }
 static int use_packed(void) { return g_use_packed > 0 && sai_gemm8x48_available(); }
 static int use_implicit(void) { return g_use_packed > 1 && sai_gemm8x48_available(); }
 
@@ -251,7 +253,7 @@ static int implicit_ok(const sai_conv_geom *g)
     /* measured: a win where im2col costs most relative to the GEMM (few output
      * channels per group, e.g. 3-D 32 -> 32); with 64+ output channels the
      * im2col tiles' sequential reads beat the implicit path's many streams */
-    return g->stride[1] == 1 && g->stride[2] == 1 && g->c_out / g->groups <= 32;
+    return g->stride[1] == 1 && g->stride[2] == 1 && (g_use_packed > 2 || g->c_out / g->groups <= 32);
 }
 
 #define IMPLICIT_Q 192 /* output positions per work item (4 kernel panels) */

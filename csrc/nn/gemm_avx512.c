@@ -4,8 +4,8 @@
  * B is the im2col tile packed in panels of 48 columns ([K][48] each), written
  * directly in that layout by the convolution, so B is packed only once (an
  * sgemm call would copy the column matrix again).  The micro-kernel keeps an
- * 8 x 48 block of C in 24 zmm registers; K is cut into blocks of 64 so a B
- * sub-panel (12 KiB) stays in L1 while all A panels pass over it.
+ * 8 x 48 block of C in 24 zmm registers; K is cut into blocks of 128 so a B
+ * sub-panel (24 KiB) stays in L1 while all A panels pass over it.
  *
  * Compiled for AVX-512 through function attributes and used only when the
  * CPU reports AVX-512F at run time (sai_gemm8x48_available).
@@ -53,7 +53,7 @@ void sai_pack_a8(const float *a, int m, int k, float *ap)
 
 #if SAI_HAVE_AVX512_BUILD
 
-#define KC 64
+#define KC 128
 
 SAI_AVX512 static void kern8x48(int kc, const float *ap, const float *bp, float *c, int ldc, int rows,
                                  __mmask16 m0, __mmask16 m1, __mmask16 m2, int load_c, const float *bias)

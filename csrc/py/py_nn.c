@@ -917,7 +917,7 @@ PyMethodDef sai_py_nn_methods[] = {
     {"nn_channel_sum", py_channel_sum, METH_VARARGS, "nn_channel_sum(t) -> per-channel sums"},
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
     {"nn_conv_use_packed", py_conv_use_packed, METH_VARARGS,
-     "nn_conv_use_packed(level): 2 packed AVX-512 GEMM + implicit unit-stride path (default), 1 packed on im2col tiles, 0 OpenBLAS"},
+     "nn_conv_use_packed(level): 2 packed AVX-512 GEMM + implicit path for <= 32 output channels (default), 3 implicit for all unit-stride layers, 1 packed on im2col tiles, 0 OpenBLAS"},
     {"nn_sgemm", py_sgemm, METH_VARARGS, "nn_sgemm(a, b) -> a @ b through sai_sgemm"},
     SAI_NN_OPS_METHODS
     {NULL, NULL, 0, NULL},
