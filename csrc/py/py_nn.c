@@ -12,8 +12,6 @@
 #include "py_util.h"
 #include "sacroai/sai_nn.h"
 
-void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd); /* conv.c (tuning) */
-void sai_conv_use_packed(int level);                     /* conv.c (testing) */
 
 /* ------------------------------------------------------------ block cache */
 #define CACHE_SLOTS 96
