@@ -1,4 +1,4 @@
-"""sacroai.nn against PyTorch (CPU) in one process: single conv layers and ResNet-18.
+"""sacroai.nn against PyTorch (CPU) in one process: single conv layers, ResNet-18, 3-D U-Net.
 
 Prints, at 1 thread and at all cores, the time of each case for sacroai and
 PyTorch, the ratio PyTorch/sacroai (> 1 means sacroai is faster), the GFLOP/s
@@ -26,7 +26,7 @@ import sacroai  # noqa: E402
 from sacroai import _core  # noqa: E402
 from sacroai import nn  # noqa: E402
 from sacroai.nn import functional as F  # noqa: E402
-from sacroai.nn.models import resnet18  # noqa: E402
+from sacroai.nn.models import UNet, resnet18  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -145,13 +145,78 @@ def bench_resnet(batch, size, reps, rows):
                  batch / t_torch, None))
 
 
+class TorchUNet(torch.nn.Module):
+    """The same U-Net as sacroai.nn.models.UNet (BatchNorm), in PyTorch, same attribute names."""
+
+    def __init__(self, cin, cout, f):
+        super().__init__()
+        from collections import OrderedDict
+        tnn = torch.nn
+
+        def dc(a, b):
+            return tnn.Sequential(OrderedDict([("conv1", tnn.Conv3d(a, b, 3, padding=1, bias=False)),
+                                               ("norm1", tnn.BatchNorm3d(b)), ("act1", tnn.ReLU()),
+                                               ("conv2", tnn.Conv3d(b, b, 3, padding=1, bias=False)),
+                                               ("norm2", tnn.BatchNorm3d(b)), ("act2", tnn.ReLU())]))
+        self.encoders = tnn.ModuleList([dc(cin if i == 0 else f[i - 1], f[i]) for i in range(len(f))])
+        self.pools = tnn.ModuleList([tnn.MaxPool3d(2) for _ in range(len(f) - 1)])
+        self.upconvs = tnn.ModuleList([tnn.ConvTranspose3d(f[i + 1], f[i], 2, stride=2)
+                                       for i in reversed(range(len(f) - 1))])
+        self.decoders = tnn.ModuleList([dc(2 * f[i], f[i]) for i in reversed(range(len(f) - 1))])
+        self.head = tnn.Conv3d(f[0], cout, 1)
+
+    def forward(self, x):
+        skips, h, L = [], x, len(self.encoders)
+        for i in range(L - 1):
+            h = self.encoders[i](h)
+            skips.append(h)
+            h = self.pools[i](h)
+        h = self.encoders[-1](h)
+        for j in range(L - 1):
+            h = self.decoders[j](torch.cat([self.upconvs[j](h), skips[L - 2 - j]], 1))
+        return self.head(h)
+
+
+def bench_unet(size, reps, rows):
+    rng = np.random.default_rng(3)
+    feats = (16, 32, 64, 128)
+    x = rng.standard_normal((1, 1, size, size, size), dtype=np.float32)
+    ours = UNet(3, 1, 2, feats, rng=0)
+    tm = TorchUNet(1, 2, feats)
+    tx = torch.from_numpy(x)
+    ours.eval()
+    tm.eval()
+    with torch.no_grad():
+        t_torch = best_time(lambda: tm(tx), reps)
+    with nn.no_grad():
+        t_ours = best_time(lambda: ours(x), reps)
+    rows.append((f"unet3d 16-128 infer 1x1x{size}^3 (vol/s)", t_ours, t_torch, 1 / t_ours, 1 / t_torch, None))
+    ours.train()
+    tm.train()
+    g = rng.standard_normal((1, 2, size, size, size), dtype=np.float32)
+    tg = torch.from_numpy(g)
+
+    def torch_step():
+        tm.zero_grad(set_to_none=True)
+        tm(tx).backward(tg)
+
+    def ours_step():
+        ours.zero_grad()
+        ours(x)
+        ours.backward(g)
+
+    t_torch = best_time(torch_step, reps)
+    t_ours = best_time(ours_step, reps)
+    rows.append((f"unet3d 16-128 train step 1x1x{size}^3 (vol/s)", t_ours, t_torch, 1 / t_ours, 1 / t_torch, None))
+
+
 def print_rows(threads, rows):
     print(f"\n== {threads} thread(s) ==")
     print(f"{'case':46s} {'sacroai':>10s} {'torch':>10s} {'torch/sai':>9s} {'sai rate':>9s} {'torch rate':>10s} "
           f"{'sai %peak':>9s} {'torch %peak':>11s}")
     for name, to, tt, ro, rt, peak in rows:
         pk = f"{100 * ro / peak:8.0f}% {100 * rt / peak:10.0f}%" if peak else ""
-        unit = "GF/s" if peak else "img/s"
+        unit = "GF/s" if peak else ("vol/s" if "vol/s" in name else "img/s")
         print(f"{name:46s} {to * 1e3:8.1f}ms {tt * 1e3:8.1f}ms {tt / to:9.2f} {ro:5.0f}{unit:>4s} {rt:6.0f}{unit:>4s} {pk}")
 
 
@@ -159,6 +224,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions (smoke run)")
     ap.add_argument("--no-resnet", action="store_true", help="skip the ResNet-18 rows")
+    ap.add_argument("--no-unet", action="store_true", help="skip the 3-D U-Net rows")
     ap.add_argument("--threads", type=int, nargs="*", default=None, help="thread counts (default: 1 and all cores)")
     args = ap.parse_args()
     sacroai.show_config()
@@ -176,6 +242,8 @@ def main():
             bench_conv(name, xs, ws, nd, reps, peak, rows)
         if not args.no_resnet:
             bench_resnet(4 if args.quick else 16, 96 if args.quick else 224, 2 if args.quick else 3, rows)
+        if not args.no_unet:
+            bench_unet(32 if args.quick else 96, 2 if args.quick else 3, rows)
         print_rows(nt, rows)
 
 

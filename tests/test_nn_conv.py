@@ -138,3 +138,42 @@ def test_conv_errors_name_layer_and_shape():
     m(np.zeros((1, 3, 8, 8), np.float32))
     with pytest.raises(RuntimeError, match="cached forward"):
         m.backward(np.zeros((1, 8, 6, 6), np.float32))
+
+
+@pytest.mark.parametrize("nd,cin,cout,groups,size,k,stride,pad,dil", [
+    (3, 4, 16, 1, (3, 5, 48), 3, 1, 1, 1),
+    (3, 6, 12, 3, (4, 6, 50), 3, (2, 2, 1), 1, 1),
+    (2, 3, 5, 1, (5, 44), (3, 5), 1, (0, 2), 1),
+    (3, 8, 9, 1, (6, 5, 100), (2, 3, 3), 1, (1, 0, 2), (2, 1, 2)),
+    (2, 2, 8, 2, (3, 96), 3, (2, 1), 1, 1),
+])
+def test_conv_wide_rows(nd, cin, cout, groups, size, k, stride, pad, dil):
+    """Output rows of >= 40 columns (the implicit-GEMM path where AVX-512 is present)."""
+    rng = np.random.default_rng(20)
+    tcls, cls = (torch.nn.Conv2d, Conv2d) if nd == 2 else (torch.nn.Conv3d, Conv3d)
+    tm = tcls(cin, cout, k, stride, pad, dil, groups, True)
+    ours = cls(cin, cout, k, stride, pad, dil, groups, True)
+    x = rng.standard_normal((2, cin) + size).astype(np.float32)
+    check_parity(torch, tm, ours, x, rng)
+
+
+def test_conv_blas_and_packed_paths_agree():
+    """OpenBLAS (0), packed im2col (1) and implicit (2, 3) kernels: forward, grad input, grad weight."""
+    from sacroai import _core
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 8, 6, 7, 48)).astype(np.float32)
+    w = rng.standard_normal((16, 8, 3, 3, 3)).astype(np.float32)
+    from sacroai.nn import functional as F
+    g = rng.standard_normal((2, 16, 6, 7, 48)).astype(np.float32)
+    outs = []
+    for level in (0, 1, 2, 3):
+        _core.nn_conv_use_packed(level)
+        try:
+            y = F.conv(x, w, None, 1, 1, 1, 1, 3)
+            dx, dw, _ = F.conv_backward(x, w, g, (1, 1, 1), (1, 1, 1), (1, 1, 1), 1, 3, True, False)
+            outs.append((y, dx, dw))
+        finally:
+            _core.nn_conv_use_packed(2)
+    for o in outs[1:]:
+        for a, ref in zip(o, outs[0]):
+            assert np.abs(a - ref).max() <= 1e-5 * np.abs(ref).max()

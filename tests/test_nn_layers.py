@@ -252,3 +252,33 @@ def test_errors_name_layer_and_expected_shape():
         nn.ReLU()(np.zeros(3, np.int64))
     with pytest.raises(ValueError, match=r"PReLU: input must have 3 channels"):
         nn.PReLU(3)(np.zeros((2, 4, 5), np.float32))
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.BatchNorm2d(3), lambda m: m.GroupNorm(3, 3), lambda m: m.InstanceNorm2d(3, affine=True),
+    lambda m: m.ReLU(), lambda m: m.PReLU(3), lambda m: m.Softmax(dim=1), lambda m: m.MaxPool2d(2),
+    lambda m: m.AvgPool2d(3, 2, 1), lambda m: m.AdaptiveAvgPool2d(2), lambda m: m.Upsample(scale_factor=2,
+                                                                                          mode="bilinear"),
+    lambda m: m.ConvTranspose2d(3, 2, 2, stride=2)])
+def test_readonly_noncontiguous_inputs(make):
+    rng = np.random.default_rng(30)
+    base = _x(rng, (2, 8, 9, 3))
+    x = base.transpose(0, 3, 1, 2)  # (2, 3, 8, 9) view, not C-contiguous
+    x.flags.writeable = False
+    check_parity(torch, make(torch.nn), make(nn), x, rng)
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_maxpool_nan_and_ties_like_torch(nd):
+    rng = np.random.default_rng(31)
+    shape = (2, 2, 12, 12) if nd == 2 else (2, 2, 6, 7, 8)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[rng.integers(0, x.size, 40)] = np.nan
+    x[1, 1, :4] = 0.0  # ties
+    f = torch.nn.functional.max_pool2d if nd == 2 else torch.nn.functional.max_pool3d
+    for args in [(3, 2, 1), (2, 2, 0), (3, 1, 1)]:
+        y, idx = F.max_pool(x, *args, nd=nd)
+        ty, tidx = f(torch.from_numpy(x), *args, return_indices=True)
+        np.testing.assert_array_equal(idx, tidx.numpy())
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ty.numpy()))
+        np.testing.assert_array_equal(np.nan_to_num(y), np.nan_to_num(ty.numpy()))

@@ -116,6 +116,8 @@ def test_resnet18_keys_match_torchvision_layout():
         assert ours.state_dict()[k].shape == tuple(v.shape), k
     assert list(resnet50(spatial_dims=3, in_channels=1, num_classes=2).state_dict()) == \
         list(TResNet(TBottleneck, [3, 4, 6, 3], 3, 1, 2).state_dict())
+    r34, t34 = resnet34(in_channels=1, num_classes=5), TResNet(TBasic, [3, 4, 6, 3], 2, 1, 5)
+    assert {k: v.shape for k, v in r34.state_dict().items()} == {k: tuple(v.shape) for k, v in t34.state_dict().items()}
 
 
 def test_resnet18_2d_full_forward_eval():

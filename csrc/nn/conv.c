@@ -22,12 +22,13 @@
 
 /* Bytes of one column tile; sized for a 1 MiB L2 shared with sgemm's packing. */
 static int64_t g_tile_bytes = 384 * 1024;
-static int64_t g_tile_bytes_bw = 1536 * 1024;
+static int64_t g_tile_bytes_bw = 1536 * 1024;       /* OpenBLAS backward-weight */
+static int64_t g_tile_bytes_bw_packed = 384 * 1024; /* packed: col + its transpose stay in L2 */
 
 void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd)
 {
     if (fwd > 0) g_tile_bytes = fwd;
-    if (bwd > 0) g_tile_bytes_bw = bwd;
+    if (bwd > 0) g_tile_bytes_bw = g_tile_bytes_bw_packed = bwd;
 }
 
 static int64_t prod3(const int a[3]) { return (int64_t)a[0] * a[1] * a[2]; }
@@ -219,14 +220,15 @@ static void im2col_panels(const sai_conv_geom *g, const float *x, int gi, int cg
     }
 }
 
-/* Packed AVX-512 path: on by default where the CPU has it (nn_conv_use_packed(0) turns it off). */
-static int g_use_packed = -1;
-void sai_conv_use_packed(int on) { g_use_packed = on; }
-static int use_packed(void)
-{
-    if (g_use_packed < 0) g_use_packed = sai_gemm8x48_available();
-    return g_use_packed && sai_gemm8x48_available();
-}
+/* Kernel choice where the CPU has AVX-512: 2 (default) packed GEMM with the
+ * implicit path for unit-stride layers of up to 32 output channels per group,
+ * 3 the implicit path for every unit-stride layer, 1 packed GEMM on im2col
+ * tiles only, 0 OpenBLAS sgemm everywhere (sai_conv_use_packed; tests and
+ * benchmarks). */
+static int g_use_packed = 2;
+void sai_conv_use_packed(int level) { g_use_packed = level < 0 ? 0 : level > 3 ? 3 : level; }
+static int use_packed(void) { return g_use_packed > 0 && sai_gemm8x48_available(); }
+static int use_implicit(void) { return g_use_packed > 1 && sai_gemm8x48_available(); }
 
 /* Joint tiles span samples when one sample has fewer output positions than a tile. */
 static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget, int *T)
@@ -241,6 +243,124 @@ static int use_joint(const sai_conv_geom *g, int K, int64_t osp, int64_t budget,
     return 0;
 }
 
+/* Implicit GEMM for layers with unit stride along H and W.  The input is
+ * zero-padded once; output positions are enumerated on the padded-width grid
+ * q = oh * PW + ow (ow < PW, the PW - OW extra columns are computed and
+ * dropped), so for every kernel tap the B operand of 48 consecutive q is 48
+ * consecutive floats of the padded input: no column matrix is written. */
+static int implicit_ok(const sai_conv_geom *g)
+{
+    /* measured: a win where im2col costs most relative to the GEMM (few output
+     * channels per group, e.g. 3-D 32 -> 32); with 64+ output channels the
+     * im2col tiles' sequential reads beat the implicit path's many streams */
+    return g->stride[1] == 1 && g->stride[2] == 1 && (g_use_packed > 2 || g->c_out / g->groups <= 32);
+}
+
+#define IMPLICIT_Q 192 /* output positions per work item (4 kernel panels) */
+
+/* ap[i][q][r] = t[(8 i + r) * ld + q] for rows < m (0 beyond): the A operand
+ * of sai_gemm8x48 from a grad_output tile. */
+static void pack_rows8(const float *t, int m, int n, int64_t ld, float *ap)
+{
+    const int panels = (m + 7) / 8;
+    for (int i = 0; i < panels; i++) {
+        float *dst = ap + (size_t)i * n * 8;
+        for (int r = 0; r < 8; r++) {
+            const int row = i * 8 + r;
+            if (row < m) {
+                const float *src = t + (int64_t)row * ld;
+                for (int q = 0; q < n; q++) dst[(size_t)q * 8 + r] = src[q];
+            } else {
+                for (int q = 0; q < n; q++) dst[(size_t)q * 8 + r] = 0.0f;
+            }
+        }
+    }
+}
+
+static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, const float *w, const float *b,
+                                        float *y)
+{
+    const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
+    const int K = cg * (int)prod3(g->k);
+    const int PD = g->in[0] + 2 * g->pad[0], PH = g->in[1] + 2 * g->pad[1], PW = g->in[2] + 2 * g->pad[2];
+    const int64_t psp = (int64_t)PD * PH * PW, isp = prod3(g->in), osp = prod3(g->out);
+    const int64_t planes = (int64_t)g->n * g->c_in;
+    const int64_t slack = 2 * (int64_t)PW + 64 + (int64_t)g->dil[2] * g->k[2];
+    float *xp = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)(planes * psp + slack) * sizeof(float));
+    if (!xp) return SAI_ENOMEM;
+    memset(xp + planes * psp, 0, (size_t)slack * sizeof(float));
+    const size_t apg = (size_t)(mg + 7) / 8 * 8 * K;
+    float *apk = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)G * apg * sizeof(float) + (size_t)K * sizeof(int64_t));
+    if (!apk) return SAI_ENOMEM;
+    int64_t *offs = (int64_t *)(apk + (size_t)G * apg);
+    for (int gi = 0; gi < G; gi++) sai_pack_a8(w + (size_t)gi * mg * K, mg, K, apk + (size_t)gi * apg);
+    {
+        int kk = 0;
+        for (int ci = 0; ci < cg; ci++)
+            for (int kd = 0; kd < g->k[0]; kd++)
+                for (int kh = 0; kh < g->k[1]; kh++)
+                    for (int kw = 0; kw < g->k[2]; kw++)
+                        offs[kk++] = ci * psp + ((int64_t)kd * g->dil[0] * PH + (int64_t)kh * g->dil[1]) * PW +
+                                     (int64_t)kw * g->dil[2];
+    }
+    const int ntp = sai_nn_threads_for(planes);
+#pragma omp parallel for num_threads(ntp) if (ntp > 1) schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *src = x + pl * isp;
+        float *dst = xp + pl * psp;
+        for (int d = 0; d < PD; d++)
+            for (int h = 0; h < PH; h++) {
+                float *row = dst + ((int64_t)d * PH + h) * PW;
+                const int sd = d - g->pad[0], sh = h - g->pad[1];
+                if (sd < 0 || sd >= g->in[0] || sh < 0 || sh >= g->in[1]) {
+                    memset(row, 0, (size_t)PW * sizeof(float));
+                    continue;
+                }
+                const float *sr = src + ((int64_t)sd * g->in[1] + sh) * g->in[2];
+                for (int t = 0; t < g->pad[2]; t++) row[t] = 0.0f;
+                memcpy(row + g->pad[2], sr, (size_t)g->in[2] * sizeof(float));
+                for (int t = g->pad[2] + g->in[2]; t < PW; t++) row[t] = 0.0f;
+            }
+    }
+    const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    const int64_t qn = (int64_t)OH * PW, nchunks = (qn + IMPLICIT_Q - 1) / IMPLICIT_Q;
+    const int64_t items = (int64_t)g->n * G * OD * nchunks;
+    const int nt = sai_nn_threads_for(items);
+    float *tmp = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * mg * IMPLICIT_Q * sizeof(float));
+    if (!tmp) return SAI_ENOMEM;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *ct = tmp + (size_t)SAI_TID() * mg * IMPLICIT_Q;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t chunk = it % nchunks;
+            const int od = (int)((it / nchunks) % OD);
+            const int64_t ng = it / (nchunks * OD);
+            const int gi = (int)(ng % G);
+            const int64_t ni = ng / G;
+            const int64_t q0 = chunk * IMPLICIT_Q;
+            const int nq = (int)(qn - q0 < IMPLICIT_Q ? qn - q0 : IMPLICIT_Q);
+            const float *base = xp + (ni * g->c_in + (int64_t)gi * cg) * psp +
+                                (int64_t)od * g->stride[0] * PH * PW + q0;
+            sai_gemm8x48_rows(mg, nq, K, apk + (size_t)gi * apg, base, offs, ct, nq, b ? b + gi * mg : NULL);
+            /* keep the columns ow < OW of each padded-width row */
+            float *yo = y + (ni * g->c_out + (int64_t)gi * mg) * osp + (int64_t)od * OH * OW;
+            for (int64_t q = q0; q < q0 + nq;) {
+                const int oh = (int)(q / PW), ow = (int)(q % PW);
+                int run = PW - ow;
+                if (q + run > q0 + nq) run = (int)(q0 + nq - q);
+                const int keep = ow >= OW ? 0 : (ow + run <= OW ? run : OW - ow);
+                if (keep > 0)
+                    for (int m = 0; m < mg; m++)
+                        memcpy(yo + (int64_t)m * osp + (int64_t)oh * OW + ow, ct + (int64_t)m * nq + (q - q0),
+                               (size_t)keep * sizeof(float));
+                q += run;
+            }
+        }
+    }
+    return SAI_OK;
+}
+
 sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float *w,
                             const float *b, float *y)
 {
@@ -252,6 +372,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    if (use_implicit() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
     int T;
     const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
     const int packed = use_packed() && !(is_pointwise(g) && !joint);
@@ -278,7 +399,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     {
         float *col = pw ? NULL : ws + (size_t)SAI_TID() * per;
         float *ctmp = joint ? col + (size_t)K * Tp : NULL;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;
@@ -403,7 +524,7 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *col = ws + (size_t)SAI_TID() * K * T;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int gi = (int)(it % G);
             const int64_t ni = it / G;
@@ -452,34 +573,38 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    const int packed = use_packed();
     int T;
-    const int joint = use_joint(g, K, osp, g_tile_bytes_bw, &T);
+    const int joint = use_joint(g, K, osp, packed ? g_tile_bytes_bw_packed : g_tile_bytes_bw, &T);
     const int pw = !joint && is_pointwise(g);
     const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
     const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
     const size_t wsize = (size_t)g->c_out * K;
-    float *acc = dw;
-    if (nt > 1) {
-        acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
-        if (!acc) return SAI_ENOMEM;
-        memset(acc, 0, (size_t)nt * wsize * sizeof(float));
-    } else {
-        memset(dw, 0, wsize * sizeof(float));
-    }
-    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0);
+    /* per-thread accumulators.  Packed AVX-512 path: dw [group][mg][K] +=
+     * dy [mg x nj] * col^T with col^T packed by 16 x 16 transposes.  OpenBLAS
+     * path: dw transposed, [group][K][mg] += col [K x nj] * dy^T, whose long M
+     * side suits sgemm better. */
+    float *acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
+    if (!acc) return SAI_ENOMEM;
+    memset(acc, 0, (size_t)nt * wsize * sizeof(float));
+    const size_t Tp16 = (size_t)(T + 15) / 16 * 16;
+    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0) +
+                       (packed ? (size_t)(K + 47) / 48 * 48 * Tp16 + (size_t)(mg + 7) / 8 * 8 * Tp16 : 0);
     float *ws = NULL;
-    if (!pw) {
+    if (!pw || packed) {
         ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
         if (!ws) return SAI_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int tid = SAI_TID();
-        float *col = pw ? NULL : ws + (size_t)tid * per;
+        float *col = (pw && !packed) ? NULL : ws + (size_t)tid * per;
         float *dtmp = joint ? col + (size_t)K * T : NULL;
+        float *bpk = packed ? col + (size_t)K * T + (joint ? (size_t)mg * T : 0) : NULL;
+        float *apk = packed ? bpk + (size_t)(K + 47) / 48 * 48 * Tp16 : NULL;
         float *mine = acc + (size_t)tid * wsize;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;
@@ -495,7 +620,13 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
                         memcpy(dtmp + (int64_t)m * nj + off, dy + (ni * g->c_out + (int64_t)gi * mg + m) * osp + a,
                                (size_t)len * sizeof(float));
                 }
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dtmp, nj, col, nj, 1.0f, dwg, K);
+                if (packed) {
+                    sai_pack_bt48(col, K, nj, nj, bpk);
+                    pack_rows8(dtmp, mg, nj, nj, apk);
+                    sai_gemm8x48(mg, K, nj, apk, bpk, dwg, K, 1, NULL);
+                } else {
+                    sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dtmp, nj, 1.0f, dwg, mg);
+                }
                 continue;
             }
             const int64_t ni = ng / G;
@@ -503,23 +634,34 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
             const int nj = (int)(osp - j0 < T ? osp - j0 : T);
             const float *xin = x + (ni * g->c_in + (int64_t)gi * cg) * isp;
             const float *dyt = dy + (ni * g->c_out + (int64_t)gi * mg) * osp + j0;
-            if (pw) {
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, xin + j0, (int)isp,
-                          1.0f, dwg, K);
+            if (packed) {
+                if (pw) {
+                    sai_pack_bt48(xin + j0, K, nj, isp, bpk);
+                } else {
+                    im2col_tile(g, xin, cg, j0, nj, col, nj);
+                    sai_pack_bt48(col, K, nj, nj, bpk);
+                }
+                pack_rows8(dyt, mg, nj, osp, apk);
+                sai_gemm8x48(mg, K, nj, apk, bpk, dwg, K, 1, NULL);
+            } else if (pw) {
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, xin + j0, (int)isp, dyt, (int)osp,
+                          1.0f, dwg, mg);
             } else {
                 im2col_tile(g, xin, cg, j0, nj, col, nj);
-                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, mg, K, nj, 1.0f, dyt, (int)osp, col, nj, 1.0f,
-                          dwg, K);
+                sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dyt, (int)osp, 1.0f,
+                          dwg, mg);
             }
         }
     }
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < (int64_t)wsize; i++) {
-            float s = 0.0f;
-            for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + i];
-            dw[i] = s;
-        }
+    /* reduce the threads' partial sums and transpose [g][k][m] -> [g][m][k] */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t i = 0; i < (int64_t)wsize; i++) {
+        const int64_t gi = i / ((int64_t)mg * K), r = i % ((int64_t)mg * K);
+        const int64_t m = r / K, k = r % K;
+        const size_t src = packed ? (size_t)i : (size_t)(gi * K + k) * mg + m;
+        float s = 0.0f;
+        for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + src];
+        dw[i] = s;
     }
     if (db) return sai_channel_sum(dy, g->n, g->c_out, osp, db);
     return SAI_OK;

@@ -15,7 +15,7 @@
 #endif
 
 /* Scratch slots of the calling thread's workspace (grow-only, reused). */
-enum { SAI_NN_WS_COLS = 0, SAI_NN_WS_WEIGHTS = 1, SAI_NN_WS_ACC = 2, SAI_NN_WS_COUNT = 3 };
+enum { SAI_NN_WS_COLS = 0, SAI_NN_WS_WEIGHTS = 1, SAI_NN_WS_ACC = 2, SAI_NN_WS_TMP = 3, SAI_NN_WS_COUNT = 4 };
 /* NULL (with SAI_ENOMEM set) on failure. */
 void *sai_nn_scratch(int slot, size_t nbytes);
 

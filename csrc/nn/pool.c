@@ -2,9 +2,10 @@
  *
  * Window rules are PyTorch's: output size with floor or ceil mode (a last
  * window that would start in the right padding is dropped); max pooling
- * keeps the flat in-plane index of the maximum (NaN wins, first maximum on
- * ties) for the backward scatter; average pooling divides by the window
- * clipped to the padded input (count_include_pad) or to the input.
+ * keeps the flat in-plane index of the maximum for the backward scatter
+ * (first maximum on ties; a NaN replaces the running maximum, so the last
+ * NaN wins, as in PyTorch); average pooling divides by the window clipped to
+ * the padded input (count_include_pad) or to the input.
  */
 #include <math.h>
 #include <string.h>
@@ -71,25 +72,23 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
                     float best = -INFINITY;
                     int64_t bi = -1;
                     if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW) {
-                        /* fully inside a plane (depth 1, no dilation): no bounds checks */
+                        /* fully inside a plane (depth 1, no dilation): no bounds checks,
+                         * branch-free scan keeping the first maximum; a NaN always
+                         * replaces (the last NaN wins), as in PyTorch */
                         const float *base = xp + (int64_t)h0 * IW + w0;
                         best = base[0];
-                        bi = 0;
-                        int nan = isnan(best);
-                        for (int kh = 0; kh < g->k[1] && !nan; kh++)
-                            for (int kw = 0; kw < g->k[2]; kw++) {
-                                const float v = base[kh * IW + kw];
-                                if (v > best || isnan(v)) {
-                                    best = v;
-                                    bi = kh * IW + kw;
-                                    if (isnan(v)) {
-                                        nan = 1;
-                                        break;
-                                    }
-                                }
+                        int bo = 0;
+                        for (int kh = 0; kh < ext_h; kh++) {
+                            const float *row = base + (int64_t)kh * IW;
+                            for (int kw = 0; kw < ext_w; kw++) {
+                                const float v = row[kw];
+                                const int take = (v > best) | (v != v);
+                                best = take ? v : best;
+                                bo = take ? kh * IW + kw : bo;
                             }
+                        }
                         yp[o] = best;
-                        if (ip) ip[o] = (int64_t)h0 * IW + w0 + bi;
+                        if (ip) ip[o] = (int64_t)h0 * IW + w0 + bo;
                         continue;
                     }
                     for (int kd = 0; kd < g->k[0]; kd++) {
@@ -106,12 +105,10 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
                                 if (bi < 0 || v > best || isnan(v)) {
                                     best = v;
                                     bi = rowo + iw;
-                                    if (isnan(v)) goto found;
                                 }
                             }
                         }
                     }
-                found:
                     yp[o] = best;
                     if (ip) ip[o] = bi;
                 }

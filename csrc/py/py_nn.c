@@ -12,18 +12,17 @@
 #include "py_util.h"
 #include "sacroai/sai_nn.h"
 
-void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd); /* conv.c (tuning) */
-void sai_conv_use_packed(int on);                        /* conv.c (testing) */
 
 /* ------------------------------------------------------------ block cache */
-#define CACHE_SLOTS 16
+#define CACHE_SLOTS 96
 #define CACHE_MIN_BYTES (1u << 20)
-#define CACHE_MAX_TOTAL ((size_t)1 << 30)
+#define CACHE_MAX_TOTAL ((size_t)1536 << 20)
 static struct {
     void *p;
     size_t n;
 } g_cache[CACHE_SLOTS];
 static size_t g_cache_total;
+static unsigned long long g_cache_hits, g_cache_misses;
 
 static void *block_get(size_t n)
 {
@@ -33,11 +32,13 @@ static void *block_get(size_t n)
             (best < 0 || g_cache[i].n < g_cache[best].n))
             best = i;
     if (best >= 0) {
+        g_cache_hits++;
         void *p = g_cache[best].p;
         g_cache_total -= g_cache[best].n;
         g_cache[best].p = NULL;
         return p;
     }
+    g_cache_misses++;
     return sai_alloc(n);
 }
 
@@ -304,9 +305,9 @@ static PyObject *py_conv_tile_bytes(PyObject *self, PyObject *args)
 
 static PyObject *py_conv_use_packed(PyObject *self, PyObject *args)
 {
-    int on;
-    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
-    sai_conv_use_packed(on);
+    int level;
+    if (!PyArg_ParseTuple(args, "i", &level)) return NULL;
+    sai_conv_use_packed(level);
     Py_RETURN_NONE;
 }
 
@@ -863,9 +864,23 @@ static PyObject *py_dropout(PyObject *self, PyObject *args)
     return (PyObject *)y;
 }
 
+static PyObject *py_cache_stats(PyObject *self, PyObject *noargs)
+{
+    int used = 0;
+    for (int i = 0; i < CACHE_SLOTS; i++) used += g_cache[i].p != NULL;
+    return Py_BuildValue("{s:K,s:K,s:n,s:i}", "hits", g_cache_hits, "misses", g_cache_misses, "cached_bytes",
+                         (Py_ssize_t)g_cache_total, "cached_blocks", used);
+}
+
 static PyObject *py_release(PyObject *self, PyObject *noargs)
 {
     sai_nn_workspace_release();
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (g_cache[i].p) {
+            sai_free(g_cache[i].p);
+            g_cache[i].p = NULL;
+        }
+    g_cache_total = 0;
     Py_RETURN_NONE;
 }
 
@@ -887,7 +902,8 @@ static PyObject *py_release(PyObject *self, PyObject *noargs)
     {"nn_linear_backward", py_linear_backward, METH_VARARGS,                                              \
      "nn_linear_backward(x, w, dy, want_dx, want_db) -> (dx, dw, db)"},                                   \
     {"nn_dropout", py_dropout, METH_VARARGS, "nn_dropout(x, p, seed) -> y (also the backward of dy)"},  \
-    {"nn_workspace_release", py_release, METH_NOARGS, "free the calling thread's nn scratch memory"},
+    {"nn_block_cache_stats", py_cache_stats, METH_NOARGS, "nn_block_cache_stats() -> dict of output-block cache counters"}, \
+    {"nn_workspace_release", py_release, METH_NOARGS, "free the calling thread's nn scratch memory and the cached output blocks"},
 
 PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_forward", py_conv_forward, METH_VARARGS,
@@ -899,7 +915,7 @@ PyMethodDef sai_py_nn_methods[] = {
     {"nn_channel_sum", py_channel_sum, METH_VARARGS, "nn_channel_sum(t) -> per-channel sums"},
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
     {"nn_conv_use_packed", py_conv_use_packed, METH_VARARGS,
-     "nn_conv_use_packed(on): use the packed AVX-512 GEMM where available (default) or OpenBLAS"},
+     "nn_conv_use_packed(level): 2 packed AVX-512 GEMM + implicit path for <= 32 output channels (default), 3 implicit for all unit-stride layers, 1 packed on im2col tiles, 0 OpenBLAS"},
     {"nn_sgemm", py_sgemm, METH_VARARGS, "nn_sgemm(a, b) -> a @ b through sai_sgemm"},
     SAI_NN_OPS_METHODS
     {NULL, NULL, 0, NULL},

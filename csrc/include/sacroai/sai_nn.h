@@ -39,6 +39,14 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
 /* dw = d loss / d w (overwritten); db = sum of dy over n and space when db != NULL. */
 sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, const float *dy,
                                     float *dw, float *db);
+/* Tuning and testing knobs: column-tile sizes in bytes (forward, backward;
+ * <= 0 keeps the current value) and the GEMM choice: 0 OpenBLAS sgemm, 1
+ * packed AVX-512 kernel on im2col tiles, 2 (default) plus the implicit GEMM
+ * for unit-stride layers with <= 32 output channels per group, 3 implicit
+ * for all unit-stride layers.  Levels > 0 fall back to 0 without AVX-512. */
+void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd);
+void sai_conv_use_packed(int level);
+
 /* db[c] = sum over n and space of t[n, c, :] (t of shape [n, c, s]). */
 sai_status sai_channel_sum(const float *t, int n, int c, int64_t s, float *db);
 

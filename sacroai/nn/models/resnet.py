@@ -61,8 +61,7 @@ class BasicBlock(Module):
         for m in self._main():
             out = m(out)
         identity = self.downsample(x) if self.downsample is not None else x
-        out += identity
-        return self.relu_out(out)
+        return self.relu_out(out + identity)  # new array: hooks may hold bn2's output
 
     def backward(self, grad_out):
         g = self.relu_out.backward(grad_out)
@@ -70,8 +69,7 @@ class BasicBlock(Module):
         gm = g
         for m in reversed(self._main()):
             gm = m.backward(gm)
-        gm += g_id
-        return gm
+        return gm + g_id
 
 
 class Bottleneck(BasicBlock):

@@ -121,7 +121,6 @@ class UNet(Module):
             g = self.upconvs[j].backward(g_up)
         g = self.encoders[levels - 1].backward(g)
         for i in reversed(range(levels - 1)):
-            g = self.pools[i].backward(g)
-            g += skip_grads[i]
+            g = self.pools[i].backward(g) + skip_grads[i]
             g = self.encoders[i].backward(g)
         return g
