@@ -9,7 +9,7 @@
    planted lesions): the image model alone, a clinical model (HLA-B27, CRP,
    BASDAI, age, sex) and the combined model, the latter two as logistic
    models with out-of-fold predictions from patient-level 5-fold
-   cross-validation.
+   cross-validation (fewer folds when a class has fewer than 5 patients).
 4. Write ``<out>/``: ``index.html`` (the page to open), ``report.png`` (ROC with
    DeLong intervals, calibration, decision curve, metrics table),
    ``bland_altman.png``, ``overlays/``, ``metrics.json``,
@@ -33,21 +33,31 @@ def _logit(p):
 
 
 def _oof_logistic(X, y, groups, seed):
-    """Out-of-fold probabilities of an unpenalised logistic model (ridge when it separates)."""
+    """Out-of-fold probabilities of an unpenalised logistic model.
+
+    When a fold's fit separates or its design is collinear (small cohorts), a
+    ridge-penalised fit (lambda 1 on standardized predictors) is used for
+    that fold and the result says so.
+    """
     from .stats import SeparationError, StratifiedPatientKFold, logistic_regression
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     oof = np.full(len(y), np.nan)
     penalised = False
-    for train, test in StratifiedPatientKFold(n_splits=5, shuffle=True, random_state=seed).split(X, y, groups):
+    counts = np.bincount(y, minlength=2)
+    folds = int(min(5, counts.min()))
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 patients with and 2 without active sacroiliitis, "
+                         f"got {counts[1]} and {counts[0]}; generate more patients")
+    for train, test in StratifiedPatientKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y, groups):
         mu, sd = X[train].mean(0), X[train].std(0)
         sd[sd == 0] = 1.0
         Ztr, Zte = (X[train] - mu) / sd, (X[test] - mu) / sd
         try:
             fit = logistic_regression(Ztr, y[train])
             beta = np.asarray(fit.coef)
-        except SeparationError:
+        except (SeparationError, ValueError):  # separation, or a collinear design in a small fold
             penalised = True
             beta = _ridge(Ztr, y[train])
         oof[test] = 1 / (1 + np.exp(-(beta[0] + Zte @ beta[1:])))
@@ -67,6 +77,11 @@ def _ridge(Z, y, l2=1.0):
     return beta
 
 
+def _dice(a, b) -> float:
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return float(2.0 * (a & b).sum() / (a.sum() + b.sum())) if (a.sum() + b.sum()) else 1.0
+
+
 def _img_tag(path, width=None):
     with open(path, "rb") as f:
         data = base64.b64encode(f.read()).decode()
@@ -82,6 +97,7 @@ def run_demo(out: str = "report", patients: int = 60, seed: int = 0, weights: st
     from tqdm.auto import tqdm
 
     from .cohort import Cohort
+    from .io import load
     from .phantoms import generate_cohort
     from .pipelines.sij_mri import SIJMRIPipeline
     from .plotting import report
@@ -117,8 +133,15 @@ def run_demo(out: str = "report", patients: int = 60, seed: int = 0, weights: st
             json.dump(summary, f, indent=1, default=float)
         if i < overlays:
             res.overlay(os.path.join(out, "overlays", f"{row['patient']}.png"))
+        # segmentation against the phantom's true masks (phantoms are stored in the canonical frame)
+        tdir = os.path.join(cohort_dir, row["truth_dir"])
+        true_bones = np.asarray(load(os.path.join(tdir, "bones.nii.gz")).array)
+        true_bme = np.asarray(load(os.path.join(tdir, "bme.nii.gz")).array) > 0
         rows.append(dict(row, sparcc_pred=summary["sparcc_total"], p_active=res.p_active,
-                         asas_pred=int(summary["asas_positive"])))
+                         asas_pred=int(summary["asas_positive"]),
+                         dice_sacrum=_dice(res.bones == 1, true_bones == 1),
+                         dice_ilium=_dice(res.bones == 2, true_bones == 2),
+                         dice_bme=_dice(res.bme, true_bme) if true_bme.any() or res.bme.any() else None))
     t_pipe = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- statistics
@@ -164,6 +187,10 @@ def run_demo(out: str = "report", patients: int = 60, seed: int = 0, weights: st
         "auc": {name: est(a) for name, a in aucs.items()},
         "delong": {k: {"z": float(t.statistic), "p_value": float(t.p_value)} for k, t in tests.items()},
         "asas_from_maps_accuracy": float(np.mean([r["asas_pred"] == r["active_sacroiliitis"] for r in rows])),
+        "dice": {"sacrum": float(np.mean([r["dice_sacrum"] for r in rows])),
+                 "ilium": float(np.mean([r["dice_ilium"] for r in rows])),
+                 "sij_bones": float(np.mean([(r["dice_sacrum"] + r["dice_ilium"]) / 2 for r in rows])),
+                 "bme": float(np.mean([r["dice_bme"] for r in rows if r["dice_bme"] is not None]))},
         "penalised_fallback": {"clinical": pen_clin, "combined": pen_comb},
         "seconds": {"pipeline_total": round(t_pipe, 1), "per_patient": round(t_pipe / len(rows), 2),
                     "all": round(time.perf_counter() - t0, 1)},
@@ -173,7 +200,8 @@ def run_demo(out: str = "report", patients: int = 60, seed: int = 0, weights: st
         json.dump(metrics, f, indent=1, default=float)
     _write_html(out, metrics, rows)
     print(f"sacroai demo: {len(rows)} patients in {metrics['seconds']['all']} s; "
-          f"SPARCC ICC(2,1) vs truth {icc_truth.estimate:.3f}; combined AUC {aucs['combined model'].estimate:.3f} "
+          f"SPARCC ICC(2,1) vs truth {icc_truth.estimate:.3f}; Dice bones {metrics['dice']['sij_bones']:.3f}, "
+          f"oedema {metrics['dice']['bme']:.3f}; combined AUC {aucs['combined model'].estimate:.3f} "
           f"[{aucs['combined model'].ci_low:.3f}, {aucs['combined model'].ci_high:.3f}]; open {out}/index.html")
     return metrics
 
@@ -205,6 +233,8 @@ figures describe phantoms, not patients.</p>
 <p>Bland-Altman (pipeline - truth): bias {metrics['bland_altman']['bias']:.2f}, limits of agreement
 [{metrics['bland_altman']['loa'][0]:.2f}, {metrics['bland_altman']['loa'][1]:.2f}].
 ASAS MRI rule from the maps agrees with the truth in {100 * metrics['asas_from_maps_accuracy']:.0f}% of patients.</p>
+<p>Segmentation Dice against the phantoms' true masks (mean over patients): sacrum {metrics['dice']['sacrum']:.3f},
+ilium {metrics['dice']['ilium']:.3f}, bone-marrow oedema {metrics['dice']['bme']:.3f}.</p>
 <h2>ROC, calibration and decision curves</h2>{_img_tag(os.path.join(out, 'report.png'), 1050)}
 <h2>Bland-Altman</h2>{_img_tag(os.path.join(out, 'bland_altman.png'), 600)}
 <h2>Overlays for the reader (scored slices; quadrants yellow, oedema red)</h2>{overlays}
