@@ -604,7 +604,9 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
         float *bpk = packed ? col + (size_t)K * T + (joint ? (size_t)mg * T : 0) : NULL;
         float *apk = packed ? bpk + (size_t)(K + 47) / 48 * 48 * Tp16 : NULL;
         float *mine = acc + (size_t)tid * wsize;
-#pragma omp for schedule(dynamic, 1)
+        /* static: each thread always sums the same tiles into its partial dW, so
+         * the result is bit-identical from run to run at a given thread count */
+#pragma omp for schedule(static)
         for (int64_t it = 0; it < items; it++) {
             const int64_t tile = it % ntiles;
             const int64_t ng = it / ntiles;
