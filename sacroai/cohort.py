@@ -23,6 +23,8 @@ import numpy as np
 from .io import load, save
 from .volume import Volume
 
+RADIOGRAPH_SUFFIXES = (".png", ".tif", ".tiff", ".dcm", ".dicom")
+
 
 def _parse(value: str):
     if value is None or value == "":
@@ -94,8 +96,20 @@ class Cohort:
         return p if os.path.isabs(p) else os.path.join(self.root, p)
 
     def load(self, i: int, column: str = "path", **kwargs) -> Volume:
-        """The scan of row ``i`` (``column`` names another path column, e.g. a mask)."""
-        return load(self.path(i, column), **kwargs)
+        """The scan of row ``i`` (``column`` names another path column, e.g. a mask).
+
+        NIfTI files go through :func:`sacroai.load`; PNG/TIFF/DICOM radiographs
+        through :func:`sacroai.io.load_radiograph`, with the pixel spacing taken
+        from the row's ``row_mm``/``col_mm`` columns when present.
+        """
+        path = self.path(i, column)
+        if path.lower().endswith(RADIOGRAPH_SUFFIXES):
+            from .io.radiograph import load_radiograph
+            row = self.rows[i]
+            if "pixel_spacing" not in kwargs and row.get("row_mm") is not None and row.get("col_mm") is not None:
+                kwargs["pixel_spacing"] = (float(row["row_mm"]), float(row["col_mm"]))
+            return load_radiograph(path, **kwargs)
+        return load(path, **kwargs)
 
     def subset(self, indices) -> "Cohort":
         """A cohort of the given rows (same root and cache)."""

@@ -63,3 +63,11 @@ def test_bad_manifests(tmp_path):
     (tmp_path / "m.csv").write_text("id,file\n1,a.nii\n")
     with pytest.raises(ValueError, match="'patient' and 'path'"):
         Cohort.read_csv(tmp_path / "m.csv")
+
+
+def test_radiograph_rows_load_with_their_spacing(tmp_path):
+    from sacroai.phantoms import generate_hip_cohort
+    generate_hip_cohort(tmp_path, 2, seed=0)
+    c = Cohort.read_csv(tmp_path / "manifest.csv")
+    vol = c.load(0)
+    assert vol.is_radiograph and vol.spacing[0] > 0
