@@ -1,5 +1,7 @@
 """Reference CNNs with PyTorch/torchvision parameter names, for 2-D or 3-D inputs."""
 from .resnet import ResNet, resnet18, resnet34, resnet50, BasicBlock, Bottleneck
 from .unet import DoubleConv, UNet
+from .attention_unet import AttentionGate, AttentionUNet
 
-__all__ = ["ResNet", "resnet18", "resnet34", "resnet50", "BasicBlock", "Bottleneck", "UNet", "DoubleConv"]
+__all__ = ["ResNet", "resnet18", "resnet34", "resnet50", "BasicBlock", "Bottleneck", "UNet", "DoubleConv",
+           "AttentionUNet", "AttentionGate"]
