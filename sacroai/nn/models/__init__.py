@@ -2,6 +2,7 @@
 from .resnet import ResNet, resnet18, resnet34, resnet50, BasicBlock, Bottleneck
 from .unet import DoubleConv, UNet
 from .attention_unet import AttentionGate, AttentionUNet
+from .plain_unet import PlainConvUNet
 
 __all__ = ["ResNet", "resnet18", "resnet34", "resnet50", "BasicBlock", "Bottleneck", "UNet", "DoubleConv",
-           "AttentionUNet", "AttentionGate"]
+           "AttentionUNet", "AttentionGate", "PlainConvUNet"]
