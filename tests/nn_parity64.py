@@ -17,7 +17,8 @@ def _as_list(v):
 def check_parity64(torch, tmod, ours, x, rng, tol=TOL, train=True, zero_bias=(), outputs=None):
     """Compare ``ours`` (float32) with ``tmod`` run in float64 on the same weights.
 
-    ``zero_bias``: parameter names whose exact gradient is 0.  Returns the errors.
+    ``zero_bias``: parameter names whose exact gradient is 0 (a list: each is compared with its
+    layer's weight gradient; or a dict name -> name of the reference parameter).  Returns the errors.
     ``ours`` may return a list of outputs (then ``backward`` takes a list).
     """
     copy_weights(tmod, ours)
@@ -45,7 +46,7 @@ def check_parity64(torch, tmod, ours, x, rng, tol=TOL, train=True, zero_bias=(),
             assert g is None, f"{name}: PyTorch has no gradient, ours has one"
             continue
         if name in zero_bias:
-            wname = name[:-len("bias")] + "weight"
+            wname = zero_bias[name] if isinstance(zero_bias, dict) else name[:-len("bias")] + "weight"
             scale = np.abs(tparams[wname].grad.numpy()).max()
             errs["zero grad " + name] = float(np.abs(g).max() / scale)
         else:
