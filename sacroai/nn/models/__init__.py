@@ -3,8 +3,9 @@ from .resnet import ResNet, resnet18, resnet34, resnet50, BasicBlock, Bottleneck
 from .unet import DoubleConv, UNet
 from .attention_unet import AttentionGate, AttentionUNet
 from .plain_unet import PlainConvUNet
+from .cnn import CNN3D
 from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet161
 
 __all__ = ["ResNet", "resnet18", "resnet34", "resnet50", "BasicBlock", "Bottleneck", "UNet", "DoubleConv",
            "AttentionUNet", "AttentionGate", "PlainConvUNet",
-           "DenseNet", "densenet121", "densenet161", "DenseLayer", "DenseBlock", "Transition"]
+           "DenseNet", "densenet121", "densenet161", "DenseLayer", "DenseBlock", "Transition", "CNN3D"]
