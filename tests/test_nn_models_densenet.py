@@ -98,6 +98,11 @@ def test_densenet121_keys_and_forward_eval():
     with torch.no_grad():
         ty = tm(torch.tensor(x)).numpy()
     assert rel_err(ours(x), ty) <= 1e-4
+    tm.train()  # batch statistics (the last block runs at 2x2)
+    ours.train()
+    with torch.no_grad():
+        ty = tm(torch.tensor(x)).numpy()
+    assert rel_err(ours(x), ty) <= 1e-4
 
 
 def test_densenet161_keys():

@@ -25,8 +25,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Sequence
 
-import numpy as np
-
 from .. import functional as F
 from .. import init
 from ..activation import ReLU
