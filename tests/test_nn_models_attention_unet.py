@@ -28,12 +28,15 @@ class TGate(tnn.Module):
 
 
 class TAttentionUNet(tnn.Module):
-    def __init__(self, sd, cin, cout, f):
+    def __init__(self, sd, cin, cout, f, norm="batch"):
         super().__init__()
         C = tnn.Conv2d if sd == 2 else tnn.Conv3d
         U = tnn.ConvTranspose2d if sd == 2 else tnn.ConvTranspose3d
         P = tnn.MaxPool2d if sd == 2 else tnn.MaxPool3d
-        N = tnn.BatchNorm2d if sd == 2 else tnn.BatchNorm3d
+        if norm == "batch":
+            N = tnn.BatchNorm2d if sd == 2 else tnn.BatchNorm3d
+        else:
+            N = (lambda c: tnn.InstanceNorm2d(c, affine=True)) if sd == 2 else (lambda c: tnn.InstanceNorm3d(c, affine=True))
 
         def dc(a, b):
             return tnn.Sequential(OrderedDict([("conv1", C(a, b, 3, padding=1, bias=False)), ("norm1", N(b)),
@@ -60,12 +63,14 @@ class TAttentionUNet(tnn.Module):
         return self.head(h)
 
 
-@pytest.mark.parametrize("sd,size,feats", [(2, (32, 24), (8, 16, 32)), (3, (8, 16, 8), (4, 8, 16))])
-def test_attention_unet_parity_train(sd, size, feats):
+@pytest.mark.parametrize("sd,size,feats,norm", [(2, (32, 24), (8, 16, 32), "batch"),
+                                                (3, (8, 16, 8), (4, 8, 16), "batch"),
+                                                (3, (8, 8, 8), (4, 8), "instance")])
+def test_attention_unet_parity_train(sd, size, feats, norm):
     rng = np.random.default_rng(1)
     torch.manual_seed(1)
-    tm = TAttentionUNet(sd, 2, 3, feats)
-    ours = AttentionUNet(sd, 2, 3, channels=feats, rng=0)
+    tm = TAttentionUNet(sd, 2, 3, feats, norm)
+    ours = AttentionUNet(sd, 2, 3, channels=feats, norm=norm, rng=0)
     assert list(ours.state_dict()) == list(tm.state_dict())
     x = rng.standard_normal((2, 2) + size).astype(np.float32)
     zero = [n for n in ours.state_dict() if n.startswith("gates.") and n.endswith(".0.bias")]
