@@ -20,7 +20,10 @@ Layout (``channels=(16, 32, 64, 128)``)::
 
 State-dict keys follow this layout (``gates.0.W_g.0.weight``,
 ``gates.0.psi.1.running_mean``); a PyTorch module with the same attribute
-names loads them unchanged.  Spatial sizes must be divisible by
+names loads them unchanged.  MONAI's ``AttentionUnet`` nests its blocks
+differently, so its checkpoints need a key mapping; its ``strides``,
+``kernel_size`` and ``dropout`` options are not offered here (pooling by 2,
+3x3 convolutions, no dropout).  Spatial sizes must be divisible by
 2**(len(channels) - 1).
 """
 from __future__ import annotations
