@@ -220,11 +220,44 @@ def print_rows(threads, rows):
         print(f"{name:46s} {to * 1e3:8.1f}ms {tt * 1e3:8.1f}ms {tt / to:9.2f} {ro:5.0f}{unit:>4s} {rt:6.0f}{unit:>4s} {pk}")
 
 
+def bench_densenet(batch, size, reps, rows):
+    """DenseNet-121 2-D training step against the torchvision-layout twin of the parity tests."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    from test_nn_models_densenet import TDenseNet
+    from sacroai.nn.models import densenet121
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, 1, size, size), dtype=np.float32)
+    ours = densenet121(2, in_channels=1, num_classes=2, rng=0)
+    tm = TDenseNet(32, (6, 12, 24, 16), 64, 2, cin=1)
+    tm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+    ours.train()
+    tm.train()
+    tx = torch.from_numpy(x)
+    g = rng.standard_normal((batch, 2), dtype=np.float32)
+    tg = torch.from_numpy(g)
+
+    def torch_step():
+        tm.zero_grad(set_to_none=True)
+        tm(tx).backward(tg)
+
+    def ours_step():
+        ours.zero_grad()
+        ours(x)
+        ours.backward(g)
+
+    t_torch = best_time(torch_step, reps)
+    t_ours = best_time(ours_step, reps)
+    rows.append((f"densenet121 2D train step {batch}x1x{size}^2 (img/s)", t_ours, t_torch, batch / t_ours,
+                 batch / t_torch, None))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions (smoke run)")
     ap.add_argument("--no-resnet", action="store_true", help="skip the ResNet-18 rows")
     ap.add_argument("--no-unet", action="store_true", help="skip the 3-D U-Net rows")
+    ap.add_argument("--no-densenet", action="store_true", help="skip the DenseNet-121 row")
     ap.add_argument("--threads", type=int, nargs="*", default=None, help="thread counts (default: 1 and all cores)")
     args = ap.parse_args()
     sacroai.show_config()
@@ -242,6 +275,8 @@ def main():
             bench_conv(name, xs, ws, nd, reps, peak, rows)
         if not args.no_resnet:
             bench_resnet(4 if args.quick else 16, 96 if args.quick else 224, 2 if args.quick else 3, rows)
+        if not args.no_densenet:
+            bench_densenet(4 if args.quick else 16, 96 if args.quick else 224, 2 if args.quick else 3, rows)
         if not args.no_unet:
             bench_unet(32 if args.quick else 96, 2 if args.quick else 3, rows)
         print_rows(nt, rows)

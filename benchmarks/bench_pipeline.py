@@ -23,6 +23,7 @@ from sacroai.nn.inference import predict  # noqa: E402
 from sacroai.phantoms import generate_sij_mri, random_lesions  # noqa: E402
 from sacroai.pipelines import sij_mri  # noqa: E402
 from sacroai.pipelines import sij_mri_prep as prep  # noqa: E402
+from sacroai.nn.models import UNet  # noqa: E402
 
 
 def torch_unet(torch, model):
@@ -99,8 +100,16 @@ def main():
     g = prep.network_grid(vol, prep.BME_SPACING_MM)
     xm = np.concatenate([g.array, np.ones_like(g.array)], axis=1)
     print(f"\n{'network':22s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
-    for name, model, x in (("bones U-Net, 1.6 mm", pipe.bones, xb), ("oedema U-Net, 0.8 mm", pipe.bme, xm)):
-        tmodel = torch_unet(torch, model)
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    from test_nn_models_attention_unet import TAttentionUNet  # the PyTorch twin used by the parity tests
+
+    def torch_attention_unet(model):
+        t = TAttentionUNet(2, model.in_channels, model.head.weight.shape[0], model.channels)
+        t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+        return t.eval()
+
+    for name, model, x in (("bones U-Net, 1.6 mm", pipe.bones, xb), ("oedema attention U-Net", pipe.bme, xm)):
+        tmodel = torch_unet(torch, model) if isinstance(model, UNet) else torch_attention_unet(model)
         with torch.no_grad():
             ref = tmodel(torch.from_numpy(x)).numpy()
         ours = predict(model, x, batch_size=len(x))

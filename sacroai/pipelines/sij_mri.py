@@ -5,8 +5,8 @@ Steps (:meth:`SIJMRIPipeline.run`):
 1. reorient to RSA (semicoronal slices posterior → anterior) and check the slice axis;
 2. bone segmentation (sacrum, ilium) per slice with a 2-D U-Net at 1.6 mm in-plane;
 3. the 8-quadrant map from the bone masks (:func:`sacroai.scores.quadrants_from_joint_masks`);
-4. bone-marrow-oedema segmentation per slice with a 2-D U-Net at 0.8 mm
-   in-plane, given the STIR and the quadrant region, kept inside the quadrants;
+4. bone-marrow-oedema segmentation per slice with a 2-D attention U-Net at
+   0.8 mm in-plane, given the STIR and the quadrant region, kept inside the quadrants;
 5. the vessel reference: the median signal of the brightest 10 % of tubular
    voxels (Frangi vesselness, 2–3 mm scales, per slice) outside the bones;
 6. SPARCC SIJ from the maps (six consecutive slices with the most joint area)
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..nn.inference import predict
-from ..nn.models import UNet
+from ..nn.models import AttentionUNet, UNet
 from ..nn.weights import load_weights, read_model_card
 from ..scores.from_maps import asas_mri_positive_from_maps, quadrants_from_joint_masks, sparcc_sij_from_maps
 from ..transforms import frangi
@@ -48,9 +48,9 @@ def bones_model(rng=0) -> UNet:
     return UNet(spatial_dims=2, in_channels=1, out_channels=3, features=(16, 32, 64, 128), rng=rng)
 
 
-def bme_model(rng=0) -> UNet:
-    """2-D U-Net: 2 channels (STIR, quadrant region) -> 2 classes (background, oedema)."""
-    return UNet(spatial_dims=2, in_channels=2, out_channels=2, features=(8, 16, 32, 64), rng=rng)
+def bme_model(rng=0) -> AttentionUNet:
+    """2-D attention U-Net: 2 channels (STIR, quadrant region) -> 2 classes (background, oedema)."""
+    return AttentionUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=(8, 16, 32, 64), rng=rng)
 
 
 def vessel_reference(stir: np.ndarray, bones: np.ndarray, spacing, sigmas_mm=(2.0, 3.0)) -> tuple:

@@ -140,7 +140,7 @@ def train_sij_mri(out_dir: str = "weights", seed: int = 0, n_train: int = 40, n_
     cards = {
         "bones": {"architecture": "UNet(spatial_dims=2, in_channels=1, out_channels=3, features=(16, 32, 64, 128))",
                   "classes": ["background", "sacrum", "ilium"], "spacing_mm": [prep.BONES_SPACING_MM] * 2},
-        "bme": {"architecture": "UNet(spatial_dims=2, in_channels=2, out_channels=2, features=(8, 16, 32, 64))",
+        "bme": {"architecture": "AttentionUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=(8, 16, 32, 64))",
                 "channels": ["STIR", "quadrant region (0/1)"], "classes": ["background", "bone marrow oedema"],
                 "spacing_mm": [prep.BME_SPACING_MM] * 2},
     }
