@@ -6,7 +6,8 @@ Steps (:meth:`SIJMRIPipeline.run`):
 2. bone segmentation (sacrum, ilium) per slice with a 2-D U-Net at 1.6 mm in-plane;
 3. the 8-quadrant map from the bone masks (:func:`sacroai.scores.quadrants_from_joint_masks`);
 4. bone-marrow-oedema segmentation per slice with a 2-D attention U-Net at
-   0.8 mm in-plane, given the STIR and the quadrant region, kept inside the quadrants;
+   0.8 mm in-plane, given the STIR and the quadrant region, kept inside the
+   quadrants, components under 10 mm² in-plane dropped as specks;
 5. the vessel reference: the median signal of the brightest 10 % of tubular
    voxels (Frangi vesselness, 2–3 mm scales, per slice) outside the bones;
 6. SPARCC SIJ from the maps (six consecutive slices with the most joint area)
@@ -40,7 +41,8 @@ CLASSIFIER_FILE = "sij_mri_classifier.json"
 FEATURES = ("sparcc_total", "bme_ml", "asas_positive")
 MIN_SACRUM_ML, MIN_ILIUM_ML = 10.0, 20.0   # plausibility of the bone segmentation
 MIN_JOINT_MM2, MIN_JOINT_SLICES = 200.0, 3  # a joint's quadrants on at least 3 slices
-JOINT_GAP_MM = 5.0   # bones closer than this across the joint space form the joint line (SIJ space 2-5 mm)
+JOINT_GAP_MM = 5.0
+MIN_LESION_MM2 = 10.0   # oedema components smaller than this in-plane area are segmentation specks   # bones closer than this across the joint space form the joint line (SIJ space 2-5 mm)
 
 
 def bones_model(rng=0) -> UNet:
@@ -177,7 +179,7 @@ class SIJMRIPipeline:
         prob = _softmax(predict(self.bme, x, batch_size=self.batch_size))[:, 1:2]
         p = prep.probabilities_to_scan(grid.unpad(prob)[0], grid, vol)
         p = np.where(quadrants > 0, p, 0.0).astype(np.float32)
-        return p >= threshold, p
+        return _drop_specks(p >= threshold, vol.spacing, MIN_LESION_MM2), p
 
     def run(self, stir: Volume, check_orientation: bool = True, slices=None) -> SIJResult:
         """Run every step on one STIR series (a Volume) and return a :class:`SIJResult`."""
@@ -221,6 +223,21 @@ class SIJMRIPipeline:
         z = (x - np.asarray(self.classifier["mean"])) / np.asarray(self.classifier["scale"])
         eta = self.classifier["intercept"] + float(np.dot(self.classifier["coef"], z))
         return float(1.0 / (1.0 + np.exp(-eta)))
+
+
+def _drop_specks(mask: np.ndarray, spacing, min_area_mm2: float) -> np.ndarray:
+    """Remove in-plane connected components smaller than ``min_area_mm2`` on every slice."""
+    from scipy import ndimage
+
+    out = mask.copy()
+    pixel = spacing[0] * spacing[1]
+    for k in range(mask.shape[2]):
+        lab, n = ndimage.label(mask[..., k])
+        if n:
+            area = np.bincount(lab.ravel())[1:] * pixel
+            small = np.flatnonzero(area < min_area_mm2) + 1
+            out[..., k][np.isin(lab, small)] = False
+    return out
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
