@@ -345,6 +345,11 @@ sai_status sai_intensity_stats(const void *in, sai_dtype dt, int64_t count, cons
     case SAI_DT_F64: MACRO(double); break;               \
     }
 
+/* The map pass is bound by conversion throughput on a single core: let the
+ * loader pick an AVX2/AVX-512 build of it where the CPU has one. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 sai_status sai_affine_clip(const void *in, sai_dtype dt, int64_t count, void *out,
                            sai_dtype out_dt, double lo, double hi, double shift, double scale)
 {
