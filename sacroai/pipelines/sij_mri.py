@@ -17,6 +17,11 @@ Steps (:meth:`SIJMRIPipeline.run`):
 
 Every result carries an audit trail: the slices scored, per joint-slice the
 quadrant flags, lesion signal, depth in mm and the reference used.
+
+Limits of the shipped weights: both networks were trained on STIR phantoms
+only (see the model cards).  They do not transfer to CT (the bone network's
+Dice on the real TotalSegmentator CT is near 0) and must be retrained on
+annotated patient scans before clinical use.
 """
 from __future__ import annotations
 
