@@ -125,8 +125,15 @@ def bench_resnet(batch, size, reps, rows):
     with nn.no_grad():
         t_ours = best_time(lambda: ours(x), reps)
     rows.append((f"resnet18 2D infer {batch}x1x{size}^2 (img/s)", t_ours, t_torch, batch / t_ours, batch / t_torch, None))
+    train_step_row(ours, tm, x, rng, f"resnet18 2D train step {batch}x1x{size}^2 (img/s)", reps, rows)
+
+
+def train_step_row(ours, tm, x, rng, label, reps, rows):
+    """Time one forward + backward of a classifier (2 outputs) in both libraries."""
+    batch = len(x)
     ours.train()
     tm.train()
+    tx = torch.from_numpy(x)
     g = rng.standard_normal((batch, 2), dtype=np.float32)
     tg = torch.from_numpy(g)
 
@@ -141,8 +148,7 @@ def bench_resnet(batch, size, reps, rows):
 
     t_torch = best_time(torch_step, reps)
     t_ours = best_time(ours_step, reps)
-    rows.append((f"resnet18 2D train step {batch}x1x{size}^2 (img/s)", t_ours, t_torch, batch / t_ours,
-                 batch / t_torch, None))
+    rows.append((label, t_ours, t_torch, batch / t_ours, batch / t_torch, None))
 
 
 class TorchUNet(torch.nn.Module):
@@ -231,25 +237,7 @@ def bench_densenet(batch, size, reps, rows):
     ours = densenet121(2, in_channels=1, num_classes=2, rng=0)
     tm = TDenseNet(32, (6, 12, 24, 16), 64, 2, cin=1)
     tm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
-    ours.train()
-    tm.train()
-    tx = torch.from_numpy(x)
-    g = rng.standard_normal((batch, 2), dtype=np.float32)
-    tg = torch.from_numpy(g)
-
-    def torch_step():
-        tm.zero_grad(set_to_none=True)
-        tm(tx).backward(tg)
-
-    def ours_step():
-        ours.zero_grad()
-        ours(x)
-        ours.backward(g)
-
-    t_torch = best_time(torch_step, reps)
-    t_ours = best_time(ours_step, reps)
-    rows.append((f"densenet121 2D train step {batch}x1x{size}^2 (img/s)", t_ours, t_torch, batch / t_ours,
-                 batch / t_torch, None))
+    train_step_row(ours, tm, x, rng, f"densenet121 2D train step {batch}x1x{size}^2 (img/s)", reps, rows)
 
 
 def main():

@@ -26,41 +26,6 @@ from sacroai.pipelines import sij_mri_prep as prep  # noqa: E402
 from sacroai.nn.models import UNet  # noqa: E402
 
 
-def torch_unet(torch, model):
-    """A PyTorch module with sacroai's UNet layout, loaded with the same weights."""
-    nnt = torch.nn
-    f = model.features
-
-    def double(cin, cout):
-        return nnt.Sequential(__import__("collections").OrderedDict([
-            ("conv1", nnt.Conv2d(cin, cout, 3, padding=1, bias=False)), ("norm1", nnt.BatchNorm2d(cout)),
-            ("act1", nnt.ReLU()), ("conv2", nnt.Conv2d(cout, cout, 3, padding=1, bias=False)),
-            ("norm2", nnt.BatchNorm2d(cout)), ("act2", nnt.ReLU())]))
-
-    class TUNet(nnt.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoders = nnt.ModuleList([double(model.in_channels if i == 0 else f[i - 1], f[i]) for i in range(len(f))])
-            self.upconvs = nnt.ModuleList([nnt.ConvTranspose2d(f[i + 1], f[i], 2, stride=2) for i in reversed(range(len(f) - 1))])
-            self.decoders = nnt.ModuleList([double(2 * f[i], f[i]) for i in reversed(range(len(f) - 1))])
-            self.head = nnt.Conv2d(f[0], model.head.weight.shape[0], 1)
-
-        def forward(self, x):
-            skips, h = [], x
-            for i in range(len(f) - 1):
-                h = self.encoders[i](h)
-                skips.append(h)
-                h = torch.nn.functional.max_pool2d(h, 2)
-            h = self.encoders[-1](h)
-            for j in range(len(f) - 1):
-                h = self.decoders[j](torch.cat([self.upconvs[j](h), skips[len(f) - 2 - j]], 1))
-            return self.head(h)
-
-    t = TUNet()
-    t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
-    return t.eval()
-
-
 def best(fn, repeat):
     ts = []
     for _ in range(repeat):
@@ -100,16 +65,19 @@ def main():
     g = prep.network_grid(vol, prep.BME_SPACING_MM)
     xm = np.concatenate([g.array, np.ones_like(g.array)], axis=1)
     print(f"\n{'network':22s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
+    # the PyTorch twins the parity tests use, with the same attribute names
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    from test_nn_models_attention_unet import TAttentionUNet  # the PyTorch twin used by the parity tests
+    from test_nn_models_attention_unet import TAttentionUNet
+    from test_nn_unet import TUNet
 
-    def torch_attention_unet(model):
-        t = TAttentionUNet(2, model.in_channels, model.head.weight.shape[0], model.channels)
+    def torch_twin(model):
+        cls, width = (TUNet, model.features) if isinstance(model, UNet) else (TAttentionUNet, model.channels)
+        t = cls(2, model.in_channels, model.head.weight.shape[0], width)
         t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
         return t.eval()
 
     for name, model, x in (("bones U-Net, 1.6 mm", pipe.bones, xb), ("oedema attention U-Net", pipe.bme, xm)):
-        tmodel = torch_unet(torch, model) if isinstance(model, UNet) else torch_attention_unet(model)
+        tmodel = torch_twin(model)
         with torch.no_grad():
             ref = tmodel(torch.from_numpy(x)).numpy()
         ours = predict(model, x, batch_size=len(x))

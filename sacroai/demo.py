@@ -39,6 +39,7 @@ def _oof_logistic(X, y, groups, seed):
     ridge-penalised fit (lambda 1 on standardized predictors) is used for
     that fold and the result says so.
     """
+    from .pipelines.sij_mri import ridge_logistic
     from .stats import SeparationError, StratifiedPatientKFold, logistic_regression
 
     X = np.asarray(X, dtype=np.float64)
@@ -59,22 +60,9 @@ def _oof_logistic(X, y, groups, seed):
             beta = np.asarray(fit.coef)
         except (SeparationError, ValueError):  # separation, or a collinear design in a small fold
             penalised = True
-            beta = _ridge(Ztr, y[train])
+            beta = ridge_logistic(Ztr, y[train])
         oof[test] = 1 / (1 + np.exp(-(beta[0] + Zte @ beta[1:])))
     return oof, penalised
-
-
-def _ridge(Z, y, l2=1.0):
-    Z1 = np.column_stack([np.ones(len(y)), Z])
-    beta = np.zeros(Z1.shape[1])
-    pen = np.r_[0.0, np.full(Z.shape[1], l2)]
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-Z1 @ beta))
-        step = np.linalg.solve((Z1 * (p * (1 - p))[:, None]).T @ Z1 + np.diag(pen), Z1.T @ (y - p) - pen * beta)
-        beta += step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta
 
 
 def _dice(a, b) -> float:

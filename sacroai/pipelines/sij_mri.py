@@ -251,6 +251,23 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def ridge_logistic(Z: np.ndarray, y, l2: float = 1.0) -> np.ndarray:
+    """``[intercept, coef...]`` of a logistic model with an L2 penalty ``l2`` on the
+    coefficients (not the intercept), by Newton steps; ``Z`` is (n, p), standardized."""
+    Z1 = np.column_stack([np.ones(len(Z)), Z])
+    y = np.asarray(y, dtype=np.float64)
+    pen = np.r_[0.0, np.full(Z1.shape[1] - 1, l2)]
+    beta = np.zeros(Z1.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-Z1 @ beta))
+        hess = (Z1 * (p * (1 - p))[:, None]).T @ Z1 + np.diag(pen)
+        step = np.linalg.solve(hess, Z1.T @ (y - p) - pen * beta)
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta
+
+
 def fit_activity_model(features: list, labels, l2: float = 1.0) -> dict:
     """Ridge-penalised logistic model of active sacroiliitis on standardized image features.
 
@@ -262,18 +279,7 @@ def fit_activity_model(features: list, labels, l2: float = 1.0) -> dict:
     y = np.asarray(labels, dtype=np.float64)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
-    Z = np.column_stack([np.ones(len(y)), (X - mean) / scale])
-    beta = np.zeros(Z.shape[1])
-    pen = np.full(Z.shape[1], l2)
-    pen[0] = 0.0
-    for _ in range(100):  # Newton steps on the penalised log-likelihood
-        p = 1.0 / (1.0 + np.exp(-Z @ beta))
-        grad = Z.T @ (y - p) - pen * beta
-        hess = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(pen)
-        step = np.linalg.solve(hess, grad)
-        beta += step
-        if np.max(np.abs(step)) < 1e-10:
-            break
+    beta = ridge_logistic((X - mean) / scale, y, l2)
     return {"features": list(FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
             "intercept": float(beta[0]), "coef": beta[1:].tolist(), "l2": l2,
             "model": "ridge logistic regression on standardized features"}

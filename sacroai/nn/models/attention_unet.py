@@ -38,7 +38,7 @@ from ..activation import ReLU, Sigmoid
 from ..container import ModuleList
 from ..module import Module, Sequential
 from ..norm import BatchNorm2d, BatchNorm3d
-from .unet import DoubleConv, _ops
+from .unet import DoubleConv, _ops, encode, encode_backward
 
 __all__ = ["AttentionUNet", "AttentionGate"]
 
@@ -124,12 +124,7 @@ class AttentionUNet(Module):
         if any(s % m for s in x.shape[2:]):
             raise ValueError(f"AttentionUNet: spatial size {x.shape[2:]} must be divisible by {m} "
                              f"(2**(levels-1) for {levels} levels)")
-        skips, h = [], x
-        for i in range(levels - 1):
-            h = self.encoders[i](h)
-            skips.append(h)
-            h = self.pools[i](h)
-        h = self.encoders[levels - 1](h)
+        h, skips = encode(self.encoders, self.pools, x)
         for j in range(levels - 1):
             up = self.upconvs[j](h)
             gated = self.gates[j](up, skips[levels - 2 - j])
@@ -147,8 +142,4 @@ class AttentionUNet(Module):
             dg, dskip = self.gates[j].backward(g_gated)
             skip_grads[levels - 2 - j] = dskip
             g = self.upconvs[j].backward(g_up + dg)
-        g = self.encoders[levels - 1].backward(g)
-        for i in reversed(range(levels - 1)):
-            g = self.pools[i].backward(g) + skip_grads[i]
-            g = self.encoders[i].backward(g)
-        return g
+        return encode_backward(self.encoders, self.pools, g, skip_grads)

@@ -47,6 +47,26 @@ def _ops(spatial_dims, norm):
     return conv, up, pool, nrm
 
 
+def encode(encoders, pools, x):
+    """The contracting path shared by the U-Nets: (bottleneck output, skip features per level)."""
+    skips, h = [], x
+    for enc, pool in zip(encoders, pools):
+        h = enc(h)
+        skips.append(h)
+        h = pool(h)
+    return encoders[len(encoders) - 1](h), skips
+
+
+def encode_backward(encoders, pools, g, skip_grads):
+    """Backward of :func:`encode`: ``g`` at the bottleneck, ``skip_grads`` per level."""
+    levels = len(encoders)
+    g = encoders[levels - 1].backward(g)
+    for i in reversed(range(levels - 1)):
+        g = pools[i].backward(g) + skip_grads[i]
+        g = encoders[i].backward(g)
+    return g
+
+
 class DoubleConv(Sequential):
     """conv3-norm-ReLU twice; children conv1, norm1, act1, conv2, norm2, act2."""
 
@@ -96,13 +116,7 @@ class UNet(Module):
         if any(s % m for s in x.shape[2:]):
             raise ValueError(f"UNet: spatial size {x.shape[2:]} must be divisible by {m} "
                              f"(2**(levels-1) for {levels} levels)")
-        skips = []
-        h = x
-        for i in range(levels - 1):
-            h = self.encoders[i](h)
-            skips.append(h)
-            h = self.pools[i](h)
-        h = self.encoders[levels - 1](h)
+        h, skips = encode(self.encoders, self.pools, x)
         for j in range(levels - 1):
             h = self.upconvs[j](h)
             h = F.cat([h, skips[levels - 2 - j]], dim=1)
@@ -119,8 +133,4 @@ class UNet(Module):
             g_up, g_skip = F.split_grad(g, [c, c])
             skip_grads[levels - 2 - j] = g_skip
             g = self.upconvs[j].backward(g_up)
-        g = self.encoders[levels - 1].backward(g)
-        for i in reversed(range(levels - 1)):
-            g = self.pools[i].backward(g) + skip_grads[i]
-            g = self.encoders[i].backward(g)
-        return g
+        return encode_backward(self.encoders, self.pools, g, skip_grads)
