@@ -1,11 +1,15 @@
-"""SIJ MRI pipeline speed: seconds per patient, and its two networks against PyTorch.
+"""Pipeline speed: seconds per patient, and each pipeline's networks against PyTorch.
+
+The SIJ MRI study is timed here; the other studies' timings live in
+``bench_pipeline_<study>.py`` beside this file (each with ``run(args, cores)``)
+and are run after it.  ``--study`` picks one.
 
 Runs the pipeline with the shipped weights on phantom scans at 1 thread and
 at all cores, then times the bone and oedema U-Nets' inference on the same
 slices in sacroai and in PyTorch (same weights, same threads, one process)
 and prints the ratio PyTorch time / sacroai time (> 1: sacroai is faster).
 
-    python benchmarks/bench_pipeline.py [--patients 4] [--repeat 3]
+    python benchmarks/bench_pipeline.py [--study all|sij_mri|sij_ct|hip_xray|dlr] [--patients 4] [--repeat 3]
 """
 import os
 
@@ -35,14 +39,35 @@ def best(fn, repeat):
     return min(ts)
 
 
+OTHER_STUDIES = ("sij_ct", "hip_xray", "dlr")
+
+
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--study", default="all", choices=("all", "sij_mri") + OTHER_STUDIES)
     p.add_argument("--patients", type=int, default=4)
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
     info = sacroai.config.build_info()
     cores = len(os.sched_getaffinity(0))
     print(f"sacroai {info['sacroai']}; BLAS core {info['blas_corename']} ({info['blas_parallel']}); {cores} cores")
+    if a.study in ("all", "sij_mri"):
+        print("\n== SIJ MRI (bones U-Net, oedema attention U-Net) ==")
+        run_sij_mri(a, cores)
+    sys.path.insert(0, os.path.dirname(__file__))
+    for study in OTHER_STUDIES:
+        if a.study not in ("all", study):
+            continue
+        try:
+            mod = __import__(f"bench_pipeline_{study}")
+        except ImportError as exc:
+            print(f"\n== {study}: skipped ({exc}) ==")
+            continue
+        print(f"\n== {study} ==")
+        mod.run(a, cores)
+
+
+def run_sij_mri(a, cores):
     pipe = sij_mri.SIJMRIPipeline.from_weights()
     scans = []
     for s in range(a.patients):

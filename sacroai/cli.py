@@ -1,8 +1,9 @@
 """The ``sacroai`` command line.
 
     sacroai info                                  what the core was built and linked with
-    sacroai demo [--out DIR] [--patients N] [--train]
-                                                  the demo SIJ MRI cohort study on phantoms
+    sacroai demo [--study S] [--out DIR] [--patients N] [--train]
+                                                  a demo cohort study on phantoms (S: sij_mri, the
+                                                  default; sij_ct; hip_xray; dlr)
     sacroai sparcc SCAN.nii.gz [--out DIR]        SPARCC SIJ and ASAS for one STIR series
     sacroai evaluate PRED.csv --outcome COL --score COL [--score COL ...] [--groups COL] [--out DIR]
                                                   ROC/DeLong, calibration, decision curve report
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+STUDIES = ("sij_mri", "sij_ct", "hip_xray", "dlr")
+
 
 def _cmd_info(args) -> int:
     from . import show_config
@@ -23,8 +26,9 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
-    run_demo(out=args.out, patients=args.patients, seed=args.seed, train=args.train, weights=args.weights)
+    from .demo import run_study_demo
+    run_study_demo(args.study, out=args.out, patients=args.patients, seed=args.seed, train=args.train,
+                   weights=args.weights)
     return 0
 
 
@@ -101,8 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show build and run-time configuration").set_defaults(func=_cmd_info)
     d = sub.add_parser("demo", help="run the demo cohort study on generated phantoms")
+    d.add_argument("--study", default="sij_mri", choices=STUDIES,
+                   help="which study: sij_mri (default), sij_ct, hip_xray or dlr")
     d.add_argument("--out", default="report", help="output folder (default: ./report)")
-    d.add_argument("--patients", type=int, default=60, help="phantom patients to generate (default 60)")
+    d.add_argument("--patients", type=int, default=None,
+                   help="phantom patients to generate (default: the study's own, 60 for sij_mri)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--train", action="store_true", help="train the networks first instead of using the shipped weights")
     d.add_argument("--weights", default=None, help="folder with the pipeline's weights (default: the shipped ones)")

@@ -77,6 +77,33 @@ def _img_tag(path, width=None):
     return f'<img src="data:image/png;base64,{data}"{w}>'
 
 
+# study name -> (module, function) of its demo; each takes out, patients, seed, weights, train, progress
+STUDY_DEMOS = {
+    "sij_mri": ("sacroai.demo", "run_demo"),
+    "sij_ct": ("sacroai.pipelines.sij_ct_demo", "run_demo"),
+    "hip_xray": ("sacroai.pipelines.hip_xray_demo", "run_demo"),
+    "dlr": ("sacroai.pipelines.dlr_demo", "run_demo"),
+}
+
+
+def run_study_demo(study: str = "sij_mri", *, out: str = "report", patients: int | None = None, seed: int = 0,
+                   weights: str | None = None, train: bool = False, progress: bool = True) -> dict:
+    """Run one study's demo on generated phantoms and return its metrics.
+
+    ``study`` is one of ``STUDY_DEMOS``; ``patients=None`` takes the study's default cohort size.
+    """
+    import importlib
+
+    if study not in STUDY_DEMOS:
+        raise ValueError(f"study must be one of {', '.join(STUDY_DEMOS)}, got {study!r}")
+    module, name = STUDY_DEMOS[study]
+    fn = getattr(importlib.import_module(module), name)
+    kw = dict(out=out, seed=seed, weights=weights, train=train, progress=progress)
+    if patients is not None:
+        kw["patients"] = patients
+    return fn(**kw)
+
+
 def run_demo(out: str = "report", patients: int = 60, seed: int = 0, weights: str | None = None,
              train: bool = False, progress: bool = True, overlays: int = 3) -> dict:
     """Run the demo study and return its metrics (also in ``<out>/metrics.json``)."""
