@@ -68,3 +68,13 @@ def test_evaluate_writes_a_report(tmp_path):
 def test_usage_errors_exit_2():
     assert run().returncode == 2
     assert run("demo", "--patients", "x").returncode == 2
+    assert run("demo", "--study", "knee").returncode == 2
+
+
+def test_demo_study_dispatch_checks_its_arguments():
+    from sacroai.demo import STUDY_DEMOS, run_study_demo
+    assert set(STUDY_DEMOS) == {"sij_mri", "sij_ct", "hip_xray", "dlr"}
+    with pytest.raises(ValueError, match="study must be one of"):
+        run_study_demo("knee")
+    with pytest.raises(ValueError, match="patients must be at least 10"):
+        run_study_demo("sij_mri", patients=3)
