@@ -142,3 +142,24 @@ def test_parameter_contract():
     p = Parameter(np.arange(6, dtype=np.float64).reshape(2, 3))
     assert p.data.dtype == np.float32 and p.data.flags.c_contiguous and p.grad is None
     assert p.requires_grad
+
+
+def test_backward_frees_the_forward_caches_unless_retained():
+    from sacroai.nn import BatchNorm2d, Conv2d, ReLU, Sequential, retain_graph
+    rng = np.random.default_rng(0)
+    model = Sequential(Conv2d(2, 3, 3, padding=1, rng=0), BatchNorm2d(3), ReLU())
+    model.train()
+    x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    model(x)
+    model.backward(g)
+    first = model[0].weight.grad.copy()
+    assert model[0]._cache_x is None and model[1]._cache is None and model[2]._cache is None
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        model.backward(g)
+    model.zero_grad()
+    model(x)
+    with retain_graph():
+        model.backward(g)
+        model.backward(g)  # the second pass sees the same caches: gradients add up
+    np.testing.assert_allclose(model[0].weight.grad, 2 * first, rtol=1e-5)

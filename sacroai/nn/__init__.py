@@ -13,7 +13,7 @@ from .container import ModuleDict, ModuleList
 from .conv import Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d
 from .linear import Dropout, Flatten, Identity, Linear
 from .module import (IncompatibleKeys, Module, Parameter, RemovableHandle, Sequential, enable_grad,
-                     is_grad_enabled, no_grad)
+                     is_grad_enabled, no_grad, retain_graph)
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm2d, InstanceNorm3d
 from .pooling import AdaptiveAvgPool2d, AdaptiveAvgPool3d, AvgPool2d, AvgPool3d, MaxPool2d, MaxPool3d
 from .upsample import Upsample
@@ -30,7 +30,7 @@ def release_memory() -> None:
     _core.nn_workspace_release()
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "no_grad", "enable_grad",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "no_grad", "enable_grad", "retain_graph",
     "is_grad_enabled", "IncompatibleKeys", "RemovableHandle", "functional", "init",
     "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .module import Module, Parameter
+from .module import Module, Parameter, releases_after_backward
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
 
@@ -36,7 +36,10 @@ class _Elementwise(Module):
         if self._cache is None:
             raise self._missing_cache()
         g = F._check_grad(grad_out, self._cache.shape, type(self).__name__)
-        return F.act_backward(self._kind, self._cache, g, self._slope())
+        dx = F.act_backward(self._kind, self._cache, g, self._slope())
+        if releases_after_backward():
+            self._cache = None
+        return dx
 
 
 class ReLU(_Elementwise):

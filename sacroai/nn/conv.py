@@ -14,7 +14,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, releases_after_backward
 
 __all__ = ["Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -85,6 +85,8 @@ class _ConvNd(Module):
         fn = F.conv_transpose_backward if self._transposed else F.conv_backward
         dx, dw, db = fn(self._cache_x, self.weight.data, g, self.stride, self._resolved_padding(),
                         self.dilation, self.groups, self._nd, True, need_b, name)
+        if releases_after_backward():
+            self._cache_x = None
         self.weight.accumulate_grad(dw)
         if need_b:
             self.bias.accumulate_grad(db)

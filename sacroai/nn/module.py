@@ -4,7 +4,11 @@ There is no autograd.  Every module has an explicit ``forward(x) -> y`` and
 ``backward(grad_out) -> grad_in``.  During ``forward`` a module caches what
 its ``backward`` needs, but only when gradients may be asked for: when the
 module is in training mode, or inside ``enable_grad()``.  Inside
-``no_grad()`` nothing is cached even in training mode.
+``no_grad()`` nothing is cached even in training mode.  ``backward`` frees
+the caches it has used (as PyTorch frees its graph), so the activations of
+the layers already back-propagated do not sit in memory while the rest of
+the network is; inside ``retain_graph()`` they are kept and backward may run
+again on the same forward pass.
 
 ``backward`` accumulates parameter gradients into ``Parameter.grad`` (adds,
 like PyTorch; call ``zero_grad()`` between steps) and returns the gradient
@@ -24,7 +28,7 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Parameter", "Module", "Sequential", "no_grad", "enable_grad", "is_grad_enabled",
+__all__ = ["Parameter", "Module", "Sequential", "no_grad", "enable_grad", "retain_graph", "is_grad_enabled",
            "IncompatibleKeys", "RemovableHandle"]
 
 
@@ -32,6 +36,7 @@ __all__ = ["Parameter", "Module", "Sequential", "no_grad", "enable_grad", "is_gr
 class _GradMode(threading.local):
     def __init__(self):
         self.mode = None  # None: follow module.training; True: always cache; False: never
+        self.retain = False  # keep forward caches after backward
 
 
 _grad_mode = _GradMode()
@@ -57,6 +62,23 @@ def enable_grad():
         yield
     finally:
         _grad_mode.mode = old
+
+
+@contextlib.contextmanager
+def retain_graph():
+    """Context in which ``backward`` keeps the forward caches, so it can run again
+    on the same forward pass (PyTorch's ``retain_graph=True``); costs memory."""
+    old = _grad_mode.retain
+    _grad_mode.retain = True
+    try:
+        yield
+    finally:
+        _grad_mode.retain = old
+
+
+def releases_after_backward() -> bool:
+    """Whether a module's backward should drop its forward cache now."""
+    return not _grad_mode.retain
 
 
 def is_grad_enabled(module: Optional["Module"] = None) -> bool:
@@ -300,7 +322,8 @@ class Module:
     def _missing_cache(self, what: str = "forward cache"):
         return RuntimeError(
             f"{type(self).__name__}.backward called without a cached forward pass: run forward in "
-            "training mode (module.train()) or inside sacroai.nn.enable_grad() first")
+            "training mode (module.train()) or inside sacroai.nn.enable_grad() first (backward frees the cache: "
+            "to run it twice on one forward pass, call both inside sacroai.nn.retain_graph())")
 
     # ---- hooks
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .module import Module, Parameter
+from .module import Module, Parameter, releases_after_backward
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm"]
 
@@ -71,6 +71,8 @@ class _NormBase(Module):
         want_affine = self.weight is not None and (self.weight.requires_grad or self.bias.requires_grad)
         dx, dg, db = F.norm_backward(x, g, groups, batch_stats, mean, istd,
                                      self.weight.data if self.weight is not None else None, True, want_affine)
+        if releases_after_backward():
+            self._cache = x = None
         if want_affine:
             self.weight.accumulate_grad(dg)
             self.bias.accumulate_grad(db)
