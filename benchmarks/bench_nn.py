@@ -1,4 +1,4 @@
-"""sacroai.nn against PyTorch (CPU) in one process: single conv layers, ResNet-18, 3-D U-Net.
+"""sacroai.nn against PyTorch (CPU) in one process: single conv layers, ResNet-18, DenseNet-121, 3-D U-Nets, 3-D CNN.
 
 Prints, at 1 thread and at all cores, the time of each case for sacroai and
 PyTorch, the ratio PyTorch/sacroai (> 1 means sacroai is faster), the GFLOP/s
@@ -218,12 +218,13 @@ def bench_unet(size, reps, rows):
 
 def print_rows(threads, rows):
     print(f"\n== {threads} thread(s) ==")
-    print(f"{'case':46s} {'sacroai':>10s} {'torch':>10s} {'torch/sai':>9s} {'sai rate':>9s} {'torch rate':>10s} "
+    w = max(46, max(len(r[0]) for r in rows))
+    print(f"{'case':{w}s} {'sacroai':>10s} {'torch':>10s} {'torch/sai':>9s} {'sai rate':>9s} {'torch rate':>10s} "
           f"{'sai %peak':>9s} {'torch %peak':>11s}")
     for name, to, tt, ro, rt, peak in rows:
         pk = f"{100 * ro / peak:8.0f}% {100 * rt / peak:10.0f}%" if peak else ""
         unit = "GF/s" if peak else ("vol/s" if "vol/s" in name else "img/s")
-        print(f"{name:46s} {to * 1e3:8.1f}ms {tt * 1e3:8.1f}ms {tt / to:9.2f} {ro:5.0f}{unit:>4s} {rt:6.0f}{unit:>4s} {pk}")
+        print(f"{name:{w}s} {to * 1e3:8.1f}ms {tt * 1e3:8.1f}ms {tt / to:9.2f} {ro:5.0f}{unit:>5s} {rt:6.0f}{unit:>5s} {pk}")
 
 
 def bench_densenet(batch, size, reps, rows):
@@ -240,12 +241,63 @@ def bench_densenet(batch, size, reps, rows):
     train_step_row(ours, tm, x, rng, f"densenet121 2D train step {batch}x1x{size}^2 (img/s)", reps, rows)
 
 
+def seg_train_step_row(ours, tm, x, rng, label, reps, rows):
+    """Time one forward + backward of a segmentation network (any output shape) in both libraries."""
+    ours.train()
+    tm.train()
+    tx = torch.from_numpy(x)
+    with torch.no_grad():
+        shape = tuple(tm(tx).shape)
+    g = rng.standard_normal(shape, dtype=np.float32)
+    tg = torch.from_numpy(g)
+
+    def torch_step():
+        tm.zero_grad(set_to_none=True)
+        tm(tx).backward(tg)
+
+    def ours_step():
+        ours.zero_grad()
+        ours(x)
+        ours.backward(g)
+
+    t_torch = best_time(torch_step, reps)
+    t_ours = best_time(ours_step, reps)
+    rows.append((label, t_ours, t_torch, len(x) / t_ours, len(x) / t_torch, None))
+
+
+def bench_more_models(quick, reps, rows):
+    """Training steps of the other models the studies use, against the parity tests' PyTorch twins."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    from test_nn_models_attention_unet import TAttentionUNet
+    from test_nn_models_cnn import TCNN
+    from test_nn_models_plain_unet import TPlain
+    from sacroai.nn.models import CNN3D, AttentionUNet, PlainConvUNet
+
+    rng = np.random.default_rng(4)
+    n = 32 if quick else 64
+    x = rng.standard_normal((1, 1, n, n, n), dtype=np.float32)
+    cases = [
+        (f"attention unet3d 16-128 train step 1x1x{n}^3 (vol/s)",
+         AttentionUNet(3, 1, 2, channels=(16, 32, 64, 128), rng=0), TAttentionUNet(3, 1, 2, (16, 32, 64, 128)), x),
+        (f"nnU-Net plain unet3d 32-256 train step 1x1x{n}^3 (vol/s)",
+         PlainConvUNet(3, 1, 2, (32, 64, 128, 256), rng=0), TPlain(3, 1, 2, (32, 64, 128, 256)), x),
+        (f"cnn3d 16-32-64-64 train step 4x1x{n}^3 (vol/s)",
+         CNN3D(3, 1, 5, (16, 32, 64, 64), dropout=0.0, rng=0), TCNN(3, 1, 5, (16, 32, 64, 64), 0.0),
+         rng.standard_normal((4, 1, n, n, n), dtype=np.float32)),
+    ]
+    for label, ours, tm, xx in cases:
+        tm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+        seg_train_step_row(ours, tm, xx, rng, label, reps, rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions (smoke run)")
     ap.add_argument("--no-resnet", action="store_true", help="skip the ResNet-18 rows")
     ap.add_argument("--no-unet", action="store_true", help="skip the 3-D U-Net rows")
     ap.add_argument("--no-densenet", action="store_true", help="skip the DenseNet-121 row")
+    ap.add_argument("--no-more", action="store_true",
+                    help="skip the attention U-Net, nnU-Net plain U-Net and 3-D CNN rows")
     ap.add_argument("--threads", type=int, nargs="*", default=None, help="thread counts (default: 1 and all cores)")
     args = ap.parse_args()
     sacroai.show_config()
@@ -267,6 +319,8 @@ def main():
             bench_densenet(4 if args.quick else 16, 96 if args.quick else 224, 2 if args.quick else 3, rows)
         if not args.no_unet:
             bench_unet(32 if args.quick else 96, 2 if args.quick else 3, rows)
+        if not args.no_more:
+            bench_more_models(args.quick, 2 if args.quick else 3, rows)
         print_rows(nt, rows)
 
 
