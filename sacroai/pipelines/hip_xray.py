@@ -121,7 +121,7 @@ def hip_grade(grades: dict) -> dict:
     r = oarsi_hip(fos_superior=g["femoral_osteophytes"], fos_inferior=0, aos_superior=g["acetabular_osteophytes"],
                   aos_inferior=0, jsn_superior=g["jsn"], jsn_medial=0, sclerosis=bool(g["sclerosis"]),
                   cysts=bool(g["cysts"]), femoral_head_deformity=False)
-    if r.get("status") != "ok":
+    if r.get("status") not in ("ok", "incomplete"):  # incomplete: Croft undefined (sclerosis or cysts alone)
         raise ValueError(f"oarsi_hip rejected the grades {g}: {r}")
     return {"croft_grade": r["croft_grade"], "rhoa_croft": r["rhoa_croft"], "warnings": r["warnings"],
             "deformity_assessed": False}

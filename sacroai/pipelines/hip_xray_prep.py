@@ -61,12 +61,12 @@ def check_radiograph(vol) -> Volume:
                          f"{CROP_PX * GRID_MM:.1f} mm and resample it to {GRID_MM} mm pixels")
     sp = pixel_spacing(vol)
     if not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-        raise ValueError(f"radiograph: pixel spacing must be positive and finite, got {tuple(sp)} mm")
+        raise ValueError(f"radiograph: pixel spacing must be positive and finite, got ({sp[0]:g}, {sp[1]:g}) mm")
     extent = np.asarray(vol.shape[:2]) * sp
     if extent[0] < MIN_FIELD_MM[0] or extent[1] < MIN_FIELD_MM[1]:
         raise ValueError(f"radiograph covers {extent[0]:.0f} x {extent[1]:.0f} mm (rows x cols); an AP pelvis "
                          f"radiograph with both hips of at least {MIN_FIELD_MM[0]:.0f} x {MIN_FIELD_MM[1]:.0f} mm "
-                         f"is needed (is the pixel spacing {tuple(sp)} mm right?)")
+                         f"is needed (is the pixel spacing ({sp[0]:g}, {sp[1]:g}) mm right?)")
     arr = np.asarray(vol.array, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError("radiograph has non-finite pixel values; the pipeline needs finite intensities")
