@@ -84,6 +84,7 @@ ARCHITECTURE = ("MultiTask(DenseNet(growth_rate=8, block_config=(2, 4, 6, 4), nu
                 "acetabular_osteophytes 4, jsn 4, sclerosis 2, cysts 2 (Linear on the 68 pooled features))")
 KL_RULE = ("phantom convention sacroai.phantoms.hip_xray.implied_kl applied to the predicted feature grades "
            "(not a validated clinical rule; SCORES.md 7.3)")
+CAM_LAYER = "backbone.features.denseblock3"   # Grad-CAM++ target (6 x 6 for a 104-pixel crop)
 MIN_HEAD_SCORE = 0.45   # circle support (prep.circle_support) below which no femoral head was found; phantoms 0.5-1, noise < 0.35
 
 
@@ -275,7 +276,7 @@ class HipResult:
             ax.add_patch(plt.Rectangle((c0, r0), 2 * half / sp[1], 2 * half / sp[0], fill=False, color="yellow",
                                        lw=0.8))
             g = h["grades"]
-            ax.text(c0, r0 - 4, f"{side}: FO{g['femoral_osteophytes']} AO{g['acetabular_osteophytes']} "
+            ax.text(max(c0, 0), r0 - 4, f"{side}: FO{g['femoral_osteophytes']} AO{g['acetabular_osteophytes']} "
                                 f"JSN{g['jsn']} S{g['sclerosis']} C{g['cysts']}\nCroft {h['hip_grade']['croft_grade']}"
                                 f"  K-L {h['kl']['grade']}", color="yellow", fontsize=7, va="bottom")
         ax.set_title("AP pelvis (patient's right on the image's left)", fontsize=9)
@@ -389,8 +390,9 @@ class HipXrayPipeline:
 
     def explain(self, crop: np.ndarray, heads=None) -> dict:
         """Grad-CAM++ of each head's predicted class on one crop (maps [104, 104] in [0, 1]),
-        at the backbone's last feature map (``backbone.features.norm5``, 3 x 3 for a 104-pixel crop,
-        so the maps are coarse); ``heads`` limits the heads."""
+        at the output of the third dense block (``CAM_LAYER``: a 6 x 6 grid of 13.9 mm cells over the
+        crop, so the maps are coarse; the last block's 3 x 3 grid is coarser still); ``heads`` limits
+        the heads."""
         from ..explain import grad_cam_plus_plus
 
         unknown = [h for h in (heads or []) if h not in HEADS]
@@ -403,5 +405,5 @@ class HipXrayPipeline:
             if heads is not None and name not in heads:
                 continue
             k = sl.start + int(np.argmax(logits[0, sl]))
-            out[name] = np.asarray(grad_cam_plus_plus(self.model, x, "backbone.features.norm5", class_index=k))
+            out[name] = np.asarray(grad_cam_plus_plus(self.model, x, CAM_LAYER, class_index=k))
         return out

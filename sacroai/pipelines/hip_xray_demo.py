@@ -71,7 +71,7 @@ def _confusion_figure(path, panels, title):
     from ..plotting._mpl import pyplot
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.8), squeeze=False)
     for ax, (name, matrix, labels) in zip(axes[0], panels):
         ConfusionMatrixDisplay(np.asarray(matrix), np.asarray(labels)).plot(ax=ax)
         ax.set_title(name, fontsize=9)
