@@ -178,6 +178,17 @@ def test_other_bad_inputs(pipeline):
 
 # ------------------------------------------------------------------ files and results
 
+def test_tiff_carries_its_spacing_through_the_pipeline(tmp_path, pipeline):
+    ph = _phantom(906)
+    tif = tmp_path / "pelvis.tif"
+    save_radiograph(ph.image, tif)
+    res = pipeline.run_file(tif)  # spacing from the TIFF resolution tags
+    assert res.radiograph.header["spacing_source"] != "pixel_spacing argument"
+    np.testing.assert_allclose(res.radiograph.spacing, (0.5, 0.5), rtol=1e-6)
+    ref = pipeline.run(ph.image)
+    assert all(res.hips[s]["grades"] == ref.hips[s]["grades"] for s in SIDES)
+
+
 def test_dicom_round_trip_through_the_pipeline(tmp_path, pipeline):
     pydicom = pytest.importorskip("pydicom")
     from sacroai.pipelines.hip_xray_demo import write_dicom
