@@ -37,8 +37,10 @@ def _phantom(seed):
 def pipeline():
     if not os.path.exists(WEIGHTS):
         pytest.skip(f"{WEIGHTS} not found (python weights/train_hip_xray.py)")
-    sacroai.set_num_threads(1)
-    return pipe.HipXrayPipeline.from_weights(WEIGHTS)
+    before = sacroai.get_num_threads()
+    sacroai.set_num_threads(1)  # a tiny network: one thread is fastest on a shared machine
+    yield pipe.HipXrayPipeline.from_weights(WEIGHTS)
+    sacroai.set_num_threads(before)
 
 
 # ------------------------------------------------------------------ grades from the heads
@@ -163,6 +165,8 @@ def test_other_bad_inputs(pipeline):
         pipeline.run(Volume(np.zeros((40, 40, 3), np.float32)))
     with pytest.raises(ValueError, match=r"radiograph covers 20 x 26 mm .*is the pixel spacing \(0.05, 0.05\) mm right"):
         pipeline.run(Volume.from_radiograph(img.array, (0.05, 0.05)))
+    with pytest.raises(ValueError, match="radiograph: MONOCHROME1 values .* not inverted; .* needs bone bright"):
+        pipeline.run(Volume.from_radiograph(img.array, (0.5, 0.5), header={"photometric": "MONOCHROME1"}))
     with pytest.raises(ValueError, match="radiograph is constant"):
         pipeline.run(Volume.from_radiograph(np.ones((400, 520), np.float32), (0.5, 0.5)))
     noise = np.random.default_rng(0).random((400, 520)).astype(np.float32)
@@ -284,10 +288,14 @@ def test_training_is_bit_reproducible(tmp_path):
     from sacroai.pipelines.hip_xray_train import train_hip_xray
 
     outs = []
+    before = sacroai.get_num_threads()
     for run in ("a", "b"):
         d = tmp_path / run
-        train_hip_xray(str(d), seed=3, n_train=3, n_val=1, n_test=1, epochs=1, batch_size=4, threads=1,
-                       backbone=TINY, progress=False)
+        try:
+            train_hip_xray(str(d), seed=3, n_train=3, n_val=1, n_test=1, epochs=1, batch_size=4, threads=1,
+                           backbone=TINY, progress=False)
+        finally:
+            sacroai.set_num_threads(before)
         outs.append({f: (d / f).read_bytes() for f in (pipe.WEIGHTS_FILE, pipe.WEIGHTS_FILE[:-12] + ".json")})
     assert outs[0] == outs[1]
     # the card carries the backbone, so from_weights rebuilds the tiny net
@@ -336,6 +344,8 @@ def test_demo_writes_its_report(tmp_path, pipeline):
     pytest.importorskip("pydicom")
     from sacroai.pipelines.hip_xray_demo import run_demo
 
+    with pytest.raises(ValueError, match="patients must be at least 2, got 1"):
+        run_demo(out=str(tmp_path / "x"), patients=1, progress=False)
     out = tmp_path / "report"
     m = run_demo(out=str(out), patients=3, seed=5, progress=False, overlays=1, dicom=2)
     assert m["hips"] == 6 and set(m["features"]) == set(pipe.HEADS)

@@ -59,6 +59,11 @@ def check_radiograph(vol) -> Volume:
                          f"one pixel in mm, to run_file or build the Volume with Volume.from_radiograph(pixels, "
                          f"pixel_spacing); the pipeline needs it to crop each hip at a fixed "
                          f"{CROP_PX * GRID_MM:.1f} mm and resample it to {GRID_MM} mm pixels")
+    h = vol.header or {}
+    if str(h.get("photometric", "")).strip().upper() == "MONOCHROME1" and not h.get("inverted", False):
+        raise ValueError("radiograph: MONOCHROME1 values (bone dark) that were not inverted; the pipeline needs "
+                         "bone bright: read the file with sacroai.io.radiograph.load_radiograph (it inverts "
+                         "MONOCHROME1) or pass the inverted pixels")
     sp = pixel_spacing(vol)
     if not np.all(np.isfinite(sp)) or np.any(sp <= 0):
         raise ValueError(f"radiograph: pixel spacing must be positive and finite, got ({sp[0]:g}, {sp[1]:g}) mm")
