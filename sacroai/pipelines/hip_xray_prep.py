@@ -6,11 +6,15 @@ hip on the image's left (the usual AP display; see
 :mod:`sacroai.phantoms.hip_xray`).
 
 Each femoral head is located by a gradient-directed circle Hough transform
-on a 1 mm grid (edge pixels vote for a centre 18-30 mm towards their bright
+on a 1 mm grid (edge pixels vote for a centre 20-30 mm towards their bright
 side, so only bright convex discs collect votes; the concave acetabulum does
 not), searched in the image's left half for the right hip and the right half
-for the left hip (mean error 0.6 mm, max 2.1 mm on 60 phantom hips).  The crop is a fixed physical square of
-``CROP_PX * GRID_MM`` mm centred on the head, resampled (linear, with a
+for the left hip; the few strongest vote peaks are then ranked by how much of
+their circle is outlined by bright-inside edges.  On phantoms: mean error
+0.6 mm, max 2.1 mm (60 hips at the default blur); still within 3 mm at 0.8 mm
+blur or four times the noise; one of 24 hips was missed at 1.2 mm blur.
+
+The crop is a fixed physical square of ``CROP_PX * GRID_MM`` mm centred on the head, resampled (linear, with a
 Gaussian anti-alias prefilter) to ``GRID_MM`` mm pixels and z-scored.  The
 left hip's crop is mirrored left-right so that in both crops the lateral side
 is on the crop's left and the medial (teardrop) side on its right.
@@ -26,7 +30,8 @@ SIDES = ("right", "left")          # image left, image right (AP display)
 GRID_MM = 0.8                      # crop pixel size, mm
 CROP_PX = 104                      # crop side in pixels (83.2 mm)
 SEARCH_MM = 1.0                    # grid of the head search, mm
-HEAD_RADII_MM = (18.0, 21.0, 24.0, 27.0, 30.0)
+HEAD_RADII_MM = (20.0, 22.5, 25.0, 27.5, 30.0)  # adult femoral heads: 20-28 mm radius
+CANDIDATES = 3                     # vote peaks per radius checked for circle support
 ROW_BAND = (0.2, 0.75)              # head centres are searched between these fractions of the height
 MIN_FIELD_MM = (120.0, 160.0)      # the smallest AP pelvis field (rows, cols) the search accepts
 UNKNOWN_SPACING = ("unknown", "assumed", "default", "none")
@@ -100,16 +105,21 @@ def resample_box(arr: np.ndarray, spacing, centre_mm, size_px, out_mm, order=1) 
 
 
 def _gradients(img: np.ndarray) -> tuple:
+    """(d/drow, d/dcol, magnitude, edge mask: the strongest 15 % of gradients) at 1-pixel scale."""
     gr = ndimage.gaussian_filter(img, 1.0, order=(1, 0), mode="nearest")
     gc = ndimage.gaussian_filter(img, 1.0, order=(0, 1), mode="nearest")
     mag = np.hypot(gr, gc)
     return gr, gc, mag, mag > np.percentile(mag, 85)
 
 
-def circle_support(img: np.ndarray, centre, radius_px: float, bins: int = 72) -> float:
+def circle_support(grads: tuple, centre, radius_px: float, bins: int = 72) -> float:
     """Fraction of ``bins`` directions around ``centre`` (pixels) in which an edge pixel lies within
-    1.5 pixels of the circle with its gradient pointing to the centre (bright inside)."""
-    gr, gc, mag, edge = _gradients(img)
+    1.5 pixels of the circle with its gradient pointing to the centre (bright inside).
+
+    ``grads`` is ``_gradients(img)``.  A femoral head scores 0.6-0.85 (the neck interrupts its
+    outline); noise or a smooth image scores below 0.35.
+    """
+    gr, gc, mag, edge = grads
     r, c = np.nonzero(edge)
     dr, dc = r - centre[0], c - centre[1]
     dist = np.hypot(dr, dc)
@@ -120,16 +130,16 @@ def circle_support(img: np.ndarray, centre, radius_px: float, bins: int = 72) ->
     return float(len(hit) / bins)
 
 
-def _circle_votes(img: np.ndarray, radius_px: float) -> np.ndarray:
+def _circle_votes(grads: tuple, radius_px: float) -> np.ndarray:
     """Gradient-directed circle Hough votes: every edge pixel votes for the centre ``radius_px`` inside,
     towards the brighter side, so only bright convex discs (a femoral head) collect votes."""
-    gr, gc, mag, edge = _gradients(img)
+    gr, gc, mag, edge = grads
     r, c = np.nonzero(edge)
-    acc = np.zeros(img.shape, np.float64)
+    acc = np.zeros(edge.shape, np.float64)
     for rad in (radius_px - 1.5, radius_px, radius_px + 1.5):
         vr = np.rint(r + rad * gr[edge] / mag[edge]).astype(np.int64)
         vc = np.rint(c + rad * gc[edge] / mag[edge]).astype(np.int64)
-        ok = (vr >= 0) & (vr < img.shape[0]) & (vc >= 0) & (vc < img.shape[1])
+        ok = (vr >= 0) & (vr < edge.shape[0]) & (vc >= 0) & (vc < edge.shape[1])
         np.add.at(acc, (vr[ok], vc[ok]), 1.0)
     return ndimage.gaussian_filter(acc, 1.5) / max(2 * np.pi * radius_px, 1.0)
 
@@ -138,9 +148,11 @@ def locate_heads(vol: Volume) -> dict:
     """Femoral head centres by a gradient-directed circle Hough transform on a ``SEARCH_MM`` grid.
 
     The right hip is searched in the image's left half, the left hip in its right half,
-    between ``ROW_BAND`` fractions of the image height.  Returns ``{side: {"centre_mm":
-    (row_mm, col_mm), "radius_mm": r, "score": s}}``; the score is the fraction of a full
-    circle's edge that voted (about 0.5-1 on a femoral head; low means no head was found).
+    between ``ROW_BAND`` fractions of the image height.  For every radius of ``HEAD_RADII_MM``
+    the ``CANDIDATES`` strongest vote peaks are kept, and the one whose circle is best supported
+    by bright-inside edges (:func:`circle_support`) wins, so a trochanter or an ilium curve that
+    collects many votes does not beat the head's near-complete outline.  Returns ``{side:
+    {"centre_mm": (row_mm, col_mm), "radius_mm": r, "score": circle support 0-1}}``.
     """
     sp = pixel_spacing(vol)
     arr = np.asarray(vol.array, dtype=np.float64)
@@ -149,24 +161,28 @@ def locate_heads(vol: Volume) -> dict:
     img = resample_box(arr, sp, centre, shape, SEARCH_MM)
     img = (img - img.mean()) / (img.std() + 1e-12)
     H, W = img.shape
-    votes = {radius: _circle_votes(img, radius / SEARCH_MM) for radius in HEAD_RADII_MM}
+    grads = _gradients(img)
+    votes = {radius: _circle_votes(grads, radius / SEARCH_MM) for radius in HEAD_RADII_MM}
     out = {}
     for side in SIDES:
         mask = np.zeros((H, W), bool)
         gap = int(10 / SEARCH_MM)
         cols = slice(0, W // 2 - gap) if side == "right" else slice(W // 2 + gap, W)
         mask[int(ROW_BAND[0] * H):int(ROW_BAND[1] * H), cols] = True
-        best = (-np.inf, (0, 0), HEAD_RADII_MM[0])
+        best = (-np.inf, -np.inf, (0, 0), HEAD_RADII_MM[0])
         for radius, acc in votes.items():
-            score = np.where(mask, acc, -np.inf)
-            k = int(np.argmax(score))
-            if score.flat[k] > best[0]:
-                best = (float(score.flat[k]), np.unravel_index(k, score.shape), radius)
-        _, (i, j), radius = best
-        s = circle_support(img, (i, j), radius / SEARCH_MM)
+            peaks = mask & (acc == ndimage.maximum_filter(acc, size=int(round(10 / SEARCH_MM)) | 1)) & (acc > 0)
+            idx = np.flatnonzero(peaks)
+            for k in idx[np.argsort(acc.flat[idx])[::-1][:CANDIDATES]]:
+                ij = np.unravel_index(int(k), acc.shape)
+                cand = (circle_support(grads, ij, radius / SEARCH_MM), float(acc.flat[k]), ij, radius)
+                if cand[:2] > best[:2]:
+                    best = cand
+        s, _, (i, j), radius = best
         row_mm = centre[0] + (i - (H - 1) / 2.0) * SEARCH_MM
         col_mm = centre[1] + (j - (W - 1) / 2.0) * SEARCH_MM
-        out[side] = {"centre_mm": (float(row_mm), float(col_mm)), "radius_mm": float(radius), "score": s}
+        out[side] = {"centre_mm": (float(row_mm), float(col_mm)), "radius_mm": float(radius),
+                     "score": float(max(s, 0.0))}
     return out
 
 
