@@ -2,4 +2,7 @@
 
 ``sacroai.pipelines.sij_mri``: semicoronal STIR → bones → quadrants → oedema →
 SPARCC SIJ and ASAS, with a patient-level probability of active sacroiliitis.
+
+``sacroai.pipelines.hip_xray``: AP pelvis radiograph → per-hip crops → multi-task
+DenseNet (five OARSI feature heads) → Croft hip grade and a K-L grade.
 """
