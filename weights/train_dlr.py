@@ -24,7 +24,7 @@ def main():
     p.add_argument("--n-train", type=int, default=100)
     p.add_argument("--n-test", type=int, default=100)
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--width", type=int, default=4)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()

@@ -5,8 +5,9 @@ semicoronal series built on :func:`sacroai.phantoms.generate_sij_mri`, each
 carrying partly different evidence:
 
 - **STIR** shows bone-marrow oedema (active inflammation) bright;
-- **T1** shows fat metaplasia (bright patches, 3.5-6 mm radius) and
-  erosions (dark notches at the iliac joint line), the structural lesions;
+- **T1** shows fat metaplasia (4-8 bright patches, 3.5-6 mm radius) and
+  1-4 erosions (dark notches at the iliac joint line), in 70 % with iliac
+  subchondral sclerosis (a dark 3-6 mm band along the joint): the structural lesions;
   oedema is only faintly dark on T1 here (0.62 against marrow 0.75);
 - **ADC** (an apparent-diffusion-coefficient map, in 10^-6 mm^2/s, at
   DWI-like blur and noise) is raised in oedematous marrow and, in some
@@ -39,6 +40,7 @@ CLINICAL = ("age", "sex", "hla_b27", "crp_mg_l", "basdai", "symptom_months")
 ADC_MARROW, ADC_SOFT, ADC_FAT, ADC_BME, ADC_DIFFUSE = 450.0, 1300.0, 250.0, 1150.0, 750.0
 ADC_BLUR_MM, ADC_NOISE = 1.6, 110.0
 EROSION_SIGNAL = 0.35   # T1 signal scale inside an erosion (cortex and fatty marrow lost)
+SCLEROSIS_SIGNAL = 0.6  # T1 signal scale in subchondral sclerosis
 
 # probability of each kind of evidence: (axSpA, control)
 P_OEDEMA = (0.65, 0.10)
@@ -67,6 +69,21 @@ def _erosions(rng, ph, n):
         ii, jj = np.ogrid[:ph.bones.shape[0], :ph.bones.shape[1]]
         disc = ((ii - ci) * sp[0]) ** 2 + ((jj - cj) * sp[1]) ** 2 <= r * r
         mask[..., k] |= disc & (ph.bones[..., k] == 2)
+    return mask
+
+
+def _sclerosis(rng, ph):
+    """Subchondral sclerosis: a 3-6 mm band of the ilium along the joint line, on one or both
+    sides, over all scored slices (dark on T1)."""
+    from scipy import ndimage
+
+    sp = ph.params["spacing"]
+    depth = rng.uniform(3.0, 6.0)
+    sides = ((1, 2), (5, 6), (1, 2, 5, 6))[int(rng.integers(3))]
+    mask = np.zeros(ph.bones.shape, bool)
+    for k in ph.scored_slices:
+        dist = ndimage.distance_transform_edt(ph.bones[..., k] > 0, sampling=sp[:2])
+        mask[..., k] = np.isin(ph.quadrants[..., k], sides) & (dist <= depth)
     return mask
 
 
@@ -117,12 +134,15 @@ def generate_multiseq_case(seed=0, axspa: bool | None = None, *, patient: str = 
     lesions = random_lesions(rng, active=oedema, nk=shape[2])
     if not oedema:
         lesions = []  # no oedema at all (random_lesions may give one small lesion)
-    n_fat = int(rng.integers(3, 7)) if structural else 0
-    n_erosions = int(rng.integers(1, 4)) if structural and rng.random() < 0.7 else 0
+    n_fat = int(rng.integers(4, 9)) if structural else 0
+    n_erosions = int(rng.integers(1, 5)) if structural else 0
+    sclerosis = structural and bool(rng.random() < 0.7)
     ph = generate_sij_mri(rng, lesions, shape=shape, spacing=spacing, with_t1=True, fat_lesions=n_fat,
                           t1_bme_signal=0.62, fat_radius_mm=(3.5, 6.0))
     ero = _erosions(rng, ph, n_erosions)
+    scl = _sclerosis(rng, ph) if sclerosis else np.zeros(ero.shape, bool)
     t1 = np.asarray(ph.t1.array, dtype=np.float32).copy()
+    t1[scl] *= SCLEROSIS_SIGNAL
     t1[ero] *= EROSION_SIGNAL
     adc = _adc_map(rng, ph, diffuse)
     sparcc = sheet_total(ph.sheet)
@@ -134,7 +154,7 @@ def generate_multiseq_case(seed=0, axspa: bool | None = None, *, patient: str = 
     case.update(_clinical(rng, y, sparcc))
     case["evidence"] = {"oedema": oedema, "structural": structural, "diffuse_adc": diffuse,
                         "bme_lesions": len(ph.lesions), "fat_patches": n_fat, "erosions": n_erosions,
-                        "erosion_voxels": int(ero.sum()), "sparcc": sparcc}
+                        "erosion_voxels": int(ero.sum()), "sclerosis": sclerosis, "sparcc": sparcc}
     return case
 
 

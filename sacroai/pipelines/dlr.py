@@ -182,6 +182,8 @@ def sequence_input(vol: Volume, sequence: str, n_slices: int = 4, crop=CROP, spa
     nk = vol.shape[2]
     if nk < n_slices:
         raise ValueError(f"sequence {sequence!r} has {nk} slices; the model needs at least {n_slices}")
+    if not np.any(np.asarray(vol.array)):
+        raise ValueError(f"sequence {sequence!r} is all zeros; the model needs an image")
     res = resample(vol, spacing=(spacing_mm, spacing_mm, vol.spacing[2]), order=1, anisotropic=False)
     if sequence in QUANTITATIVE:
         arr = np.asarray(res.array, dtype=np.float32) / np.float32(QUANTITATIVE[sequence])
@@ -261,8 +263,7 @@ def fit_logistic(X, y, names) -> dict:
     ranges = np.column_stack([X.min(axis=0), X.max(axis=0)])
     try:
         fit = logistic_regression(X, y, names=list(names))
-        if not np.all(np.isfinite(fit.coef)):
-            raise SeparationError("non-finite coefficients")
+        _check_not_separated(fit.coef, X)
         return {"names": list(names), "coef": [float(c) for c in fit.coef],
                 "se": [float(s) for s in fit.se], "p_value": [float(p) for p in fit.p_value],
                 "odds_ratio": [float(o) for o in fit.odds_ratio], "method": "maximum likelihood",
@@ -277,6 +278,19 @@ def fit_logistic(X, y, names) -> dict:
                 "n": int(len(y))}
 
 
+MAX_FITTED_LOGIT = 15.0  # |linear predictor| beyond this on a training row: (quasi-)separation
+
+
+def _check_not_separated(coef, X):
+    """An ML fit whose fitted probabilities reach 0 or 1 (|logit| > 15) is treated as separated."""
+    from ..stats import SeparationError
+
+    coef = np.asarray(coef, dtype=np.float64)
+    lp = coef[0] + np.asarray(X, dtype=np.float64) @ coef[1:]
+    if not np.all(np.isfinite(lp)) or np.abs(lp).max() > MAX_FITTED_LOGIT:
+        raise SeparationError("fitted probabilities of 0 or 1: (quasi-)separation")
+
+
 def linear_predictor(model: dict, X) -> np.ndarray:
     b = np.asarray(model["coef"], dtype=np.float64)
     X = np.asarray(X, dtype=np.float64).reshape(-1, len(b) - 1)
@@ -284,7 +298,9 @@ def linear_predictor(model: dict, X) -> np.ndarray:
 
 
 def _expit(z):
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    """Probabilities kept inside [1e-9, 1 - 1e-9]: a degenerate meta-model (e.g. on near-constant
+    base predictions) extrapolates to logits whose exact 0/1 would break logit-scale statistics."""
+    return np.clip(1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))), 1e-9, 1 - 1e-9)
 
 
 def fit_meta_models(oof: np.ndarray, clin: np.ndarray, y, sequences, clinical) -> dict:
@@ -299,9 +315,8 @@ def fit_meta_models(oof: np.ndarray, clin: np.ndarray, y, sequences, clinical) -
     names = [f"logit_p_{s}" for s in sequences]
     try:
         st = stack_predictions(np.clip(oof, 1e-6, 1 - 1e-6), y, names=names)
-        if not np.all(np.isfinite(st.model.coef)):
-            raise SeparationError("non-finite coefficients")
         F = _logit(oof)
+        _check_not_separated(st.model.coef, F)
         stacker = {"names": names, "coef": [float(c) for c in st.model.coef],
                    "se": [float(s) for s in st.model.se], "p_value": [float(p) for p in st.model.p_value],
                    "method": "maximum likelihood (stack_predictions, logit link)",
@@ -391,7 +406,7 @@ class DLRStudy:
     """
 
     def __init__(self, sequences=SEQUENCES, backbones=None, width: int = 4, clinical=DEFAULT_CLINICAL,
-                 folds: int = 5, seed: int = 0, epochs: int = 8, batch_size: int = 16, lr: float = 2e-3,
+                 folds: int = 5, seed: int = 0, epochs: int = 15, batch_size: int = 16, lr: float = 2e-3,
                  n_slices: int = 4, outcome: str = "axspa", progress: bool = False):
         self.sequences = tuple(sequences)
         if not self.sequences or len(set(self.sequences)) != len(self.sequences):

@@ -36,7 +36,7 @@ def held_out_metrics(study: DLRStudy, cases) -> dict:
 
 
 def train_dlr(out_dir: str = "weights", seed: int = 0, n_train: int = 100, n_test: int = 100, folds: int = 5,
-              epochs: int = 12, width: int = 4, threads: int | None = None, progress: bool = True) -> dict:
+              epochs: int = 15, width: int = 4, threads: int | None = None, progress: bool = True) -> dict:
     """Fit the DLR study on phantoms and write its weights; returns held-out and CV metrics and timings."""
     if threads is not None:
         config.set_num_threads(threads)
