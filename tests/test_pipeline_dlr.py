@@ -268,9 +268,12 @@ def test_missing_sequence_and_clinical_messages():
         study.check_cases([case["t1"]])
     with pytest.raises(ValueError, match="outcome 'axspa' must be 0 or 1"):
         study.check_cases([dict(case, axspa=None)], training=True)
-    short = dict(case, t1=Volume(np.zeros((32, 32, 2), np.float32)))
+    short = dict(case, t1=case["t1"].with_array(np.asarray(case["t1"].array)[..., :2]))
     with pytest.raises(ValueError, match="sequence 't1' has 2 slices; the model needs at least 4"):
         dlr.case_inputs([short], ("t1",), 4)
+    blank = dict(case, t1=case["t1"].with_array(np.zeros(case["t1"].shape, np.float32)))
+    with pytest.raises(ValueError, match="sequence 't1' is all zeros"):
+        dlr.case_inputs([blank], ("t1",), 4)
     with pytest.raises(ValueError, match="the study has no trained networks"):
         study.predict([case])
 
@@ -321,25 +324,33 @@ def test_narrow_resnet_matches_pytorch_twin(layers, builder):
     assert list(ours.state_dict()) == list(tm.state_dict())
     ours.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 1, 64, 48)).astype(np.float32)
-    # training mode: logits, input gradient and parameter gradients
-    tm.train()
+    # training mode: logits, input gradient and parameter gradients.  Training-mode BatchNorm over few
+    # values deep in the net amplifies float32 rounding (see tests/test_nn_resnet.py), so the reference is
+    # PyTorch in float64 and ours must be as close to it as PyTorch float32 is (x3), or within 1e-4.
+    import copy
+    ref = {}
+    for name, m, dt in (("f32", tm, torch.float32), ("f64", copy.deepcopy(tm).double(), torch.float64)):
+        m.train()
+        tx = torch.tensor(x, dtype=dt, requires_grad=True)
+        ty = m(tx)
+        ty.sum().backward()
+        tp = dict(m.named_parameters())
+        ref[name] = {"logits": ty.detach().numpy(), "grad_input": tx.grad.numpy(),
+                     **{n: tp[n].grad.numpy() for n in ("conv1.weight", "layer4.2.conv3.weight", "fc.weight")}}
     ours.train()
-    tx = torch.tensor(x, requires_grad=True)
-    ty = tm(tx)
-    ty.sum().backward()
     with nn.enable_grad():
         y = ours(x)
-    gx = ours.backward(np.ones_like(y))
-    assert _rel(y, ty.detach().numpy()) < 1e-4
-    assert _rel(gx, tx.grad.numpy()) < 1e-3
-    tp = dict(tm.named_parameters())
-    for name in ("conv1.weight", "layer4.2.conv3.weight", "fc.weight"):
-        assert _rel(dict(ours.named_parameters())[name].grad, tp[name].grad.numpy()) < 1e-3, name
+    mine = {"logits": y, "grad_input": ours.backward(np.ones_like(y))}
+    mine.update({n: dict(ours.named_parameters())[n].grad for n in ("conv1.weight", "layer4.2.conv3.weight",
+                                                                    "fc.weight")})
+    for k in mine:
+        assert _rel(mine[k], ref["f64"][k]) <= max(1e-4, 3 * _rel(ref["f32"][k], ref["f64"][k])), k
     # eval mode with the updated running statistics
     tm.eval()
     with torch.no_grad():
-        ref = tm(torch.tensor(x)).numpy()
-    assert _rel(nn.inference.predict(ours, x), ref) < 1e-4
+        ref_eval = tm(torch.tensor(x)).numpy()
+    from sacroai.nn.inference import predict
+    assert _rel(predict(ours, x), ref_eval) < 1e-4
 
 
 def test_narrow_densenet121_matches_pytorch_twin():
@@ -413,7 +424,8 @@ def test_shipped_models_on_held_out_phantoms():
     assert auc["combined"] > max(auc["t1"], auc["stir"], auc["adc"])
 
 
-MEASURED_MIN = {"t1": 0.5, "stir": 0.6, "adc": 0.6, "ensemble": 0.7, "clinical": 0.7, "combined": 0.8}
+# measured with the shipped weights: t1 0.800, stir 0.887, adc 0.748, ensemble 0.873, clinical 0.863, combined 0.913
+MEASURED_MIN = {"t1": 0.75, "stir": 0.83, "adc": 0.70, "ensemble": 0.82, "clinical": 0.81, "combined": 0.86}
 
 
 def test_demo_writes_report(tmp_path):

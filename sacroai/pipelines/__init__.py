@@ -2,4 +2,7 @@
 
 ``sacroai.pipelines.sij_mri``: semicoronal STIR → bones → quadrants → oedema →
 SPARCC SIJ and ASAS, with a patient-level probability of active sacroiliitis.
+
+``sacroai.pipelines.dlr``: deep-learning radiomics on multi-sequence MRI (one CNN
+per sequence under patient-level CV, stacked, combined with clinical factors).
 """
