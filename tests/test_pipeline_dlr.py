@@ -17,6 +17,16 @@ from sacroai.stats import roc_auc
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These networks are tiny: one thread is fastest, and immune to OpenMP barriers on a busy machine."""
+    from sacroai import config
+    threads = config.get_num_threads()
+    config.set_num_threads(1)
+    yield
+    config.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------- PyTorch twin (torchvision layout, any width)
 def torch_resnet(torch, layers, width, in_channels=1, num_classes=1):
     """torchvision's ResNet (Bottleneck) transcribed with every stage scaled by ``width`` (64 = torchvision)."""
@@ -157,6 +167,9 @@ def tiny_cv():
         seen["test"].append(digest(x))
         return orig_prob(model, x)
 
+    from sacroai import config
+    threads = config.get_num_threads()
+    config.set_num_threads(1)  # tiny networks: one thread is fastest (no OpenMP barriers)
     dlr.train_network, dlr.patient_probability = train, prob
     try:
         study = DLRStudy(width=2, folds=3, epochs=1, n_slices=2, seed=0,
@@ -164,6 +177,7 @@ def tiny_cv():
         cv = study.fit_cv(cases)
     finally:
         dlr.train_network, dlr.patient_probability = orig_train, orig_prob
+        config.set_num_threads(threads)
     return cases, study, cv, seen
 
 
@@ -316,7 +330,7 @@ def test_resnet_width_option_keys_and_validation():
 @pytest.mark.parametrize("layers,builder", [([3, 4, 6, 3], "resnet50"), ([3, 4, 23, 3], "resnet101")])
 def test_narrow_resnet_matches_pytorch_twin(layers, builder):
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     from sacroai import nn
     torch.manual_seed(0)
     tm = torch_resnet(torch, layers, 4)
@@ -355,7 +369,7 @@ def test_narrow_resnet_matches_pytorch_twin(layers, builder):
 
 def test_narrow_densenet121_matches_pytorch_twin():
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     from test_nn_models_densenet import TDenseNet
     torch.manual_seed(1)
     tm = TDenseNet(4, (6, 12, 24, 16), 8, 1, cin=1).eval()
