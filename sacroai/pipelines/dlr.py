@@ -433,6 +433,7 @@ class DLRStudy:
         self.networks = {}
         self.meta_models = None
         self.cv_ = None
+        self.info = {}   # the saved document when loaded by from_weights
 
     # ---------------------------------------------------------------- helpers
     def config(self) -> dict:

@@ -56,7 +56,10 @@ def train_dlr(out_dir: str = "weights", seed: int = 0, n_train: int = 100, n_tes
                           f"held-out metrics on {n_test} other phantoms (seed={s_test}); never on patient data",
             "training": {"folds": folds, "epochs": epochs, "optimizer": "Adam", "lr": study.lr,
                          "batch_size": study.batch_size, "loss": "BCE on logits, slice labels = patient outcome",
-                         "augmentation": "left-right flip"},
+                         "augmentation": "left-right flip",
+                         "networks": f"{folds}-fold patient-level CV on the training phantoms gave the out-of-fold "
+                                     "probabilities that fit the stacker and the combined model; the shipped "
+                                     f"networks were then retrained on all {n_train} training phantoms"},
             "width_note": "narrow networks: the named layouts (block counts, torchvision keys) at width "
                           f"{width} (full: ResNet base_width 64, DenseNet growth 32) on 64x48 crops at 1.6 mm",
             "seed": seed, "threads": config.get_num_threads(), "created": None}
