@@ -198,6 +198,26 @@ def test_fit_cv_has_no_leakage(tiny_cv):
         assert set(cv.y[cv.folds == f]) == {0, 1}
 
 
+def test_fit_final_save_and_reload_predict_the_same(tiny_cv, tmp_path):
+    cases, study, cv, _ = tiny_cv
+    study.fit_final(cases)
+    assert study.cv_ is cv   # the CV of the same cases is reused, not rerun
+    new = generate_multiseq_cohort(3, seed=41, id_prefix="N")
+    before = study.predict(new)
+    study.save(str(tmp_path), card={"trained_on": "test", "created": None})
+    after = DLRStudy.from_weights(str(tmp_path)).predict(new)
+    assert after["patients"] == ["N000", "N001", "N002"]
+    for k in ("t1", "stir", "adc", "ensemble", "clinical", "combined", "dlr_score"):
+        np.testing.assert_allclose(after[k], before[k], rtol=1e-6, atol=1e-9, err_msg=k)
+    # the combined probability is the logistic of its coefficients on (DLR score, clinical factors)
+    comb = study.meta_models["combined"]
+    crp = np.log1p([c["crp_mg_l"] for c in new])
+    X = np.column_stack([before["dlr_score"], [c["age"] for c in new], [c["sex"] == "M" for c in new],
+                         [c["hla_b27"] for c in new], crp]).astype(float)
+    lp = comb["coef"][0] + X @ np.asarray(comb["coef"][1:])
+    np.testing.assert_allclose(before["combined"], np.clip(1 / (1 + np.exp(-lp)), 1e-9, 1 - 1e-9), rtol=1e-9)
+
+
 def _sm_logit(X, y):
     sm = pytest.importorskip("statsmodels.api")
     return sm.Logit(y, sm.add_constant(X, has_constant="add")).fit(disp=0, tol=1e-12, maxiter=200)
@@ -443,8 +463,9 @@ MEASURED_MIN = {"t1": 0.75, "stir": 0.83, "adc": 0.70, "ensemble": 0.82, "clinic
 
 
 def test_demo_writes_report(tmp_path):
+    from sacroai.demo import run_study_demo   # the `sacroai demo --study dlr` path
     from sacroai.pipelines.dlr_demo import run_demo
-    m = run_demo(out=str(tmp_path), patients=24, seed=0, progress=False)
+    m = run_study_demo("dlr", out=str(tmp_path), patients=24, seed=0, progress=False)
     for f in ("index.html", "report.png", "roc.png", "nomogram.png", "metrics.json"):
         assert (tmp_path / f).stat().st_size > 0, f
     saved = json.loads((tmp_path / "metrics.json").read_text())
