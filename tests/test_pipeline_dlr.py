@@ -278,6 +278,26 @@ def test_meta_models_match_statsmodels_on_larger_oof():
     np.testing.assert_allclose(nom.total_to_probability(nom.total_points(X)), pred["combined"], rtol=1e-6)
 
 
+def test_evaluate_models_against_direct_formulas():
+    """AUC by pair counting, net benefit TP/n - FP/n * pt/(1-pt), Brier, DeLong difference."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(80) < 0.4).astype(int)
+    risks = {"t1": np.clip(0.3 + 0.3 * y + rng.normal(0, 0.25, 80), 0.01, 0.99),
+             "combined": np.clip(0.2 + 0.5 * y + rng.normal(0, 0.2, 80), 0.01, 0.99)}
+    out = dlr.evaluate_models(y, risks, ("t1",))
+    for k, p in risks.items():
+        pos, neg = p[y == 1], p[y == 0]
+        auc = (np.sum(pos[:, None] > neg[None, :]) + 0.5 * np.sum(pos[:, None] == neg[None, :])) / (len(pos) * len(neg))
+        assert out["auc"][k]["estimate"] == pytest.approx(auc, abs=1e-12)
+        assert out["brier"][k] == pytest.approx(np.mean((p - y) ** 2), abs=1e-12)
+        for t, nb in zip(out["decision_curve"]["thresholds"], out["decision_curve"]["net_benefit"][k]):
+            tp, fp = np.sum((p >= t) & (y == 1)), np.sum((p >= t) & (y == 0))
+            assert nb == pytest.approx(tp / 80 - fp / 80 * t / (1 - t), abs=1e-12)
+    d = out["delong"]["combined vs t1"]
+    assert d["auc_difference"] == pytest.approx(out["auc"]["combined"]["estimate"] - out["auc"]["t1"]["estimate"])
+    assert 0 <= d["p_value"] <= 1 and set(out["delong"]) == {"combined vs t1"}
+
+
 # ---------------------------------------------------------------- bad input
 def test_missing_sequence_and_clinical_messages():
     case = generate_multiseq_case(1, patient="P012")

@@ -348,10 +348,15 @@ def nomogram_of(model: dict):
 
 
 # ---------------------------------------------------------------- evaluation
+DCA_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
 def evaluate_models(y, risks: dict, sequences, reference: str = "combined") -> dict:
     """AUC (DeLong CI) per model, paired DeLong tests ``reference`` vs each
-    single-sequence model (and vs the clinical model), calibration and Brier."""
-    from ..stats import brier_score, calibration_fit, delong_test, roc_auc
+    single-sequence model (and vs the ensemble and clinical models),
+    calibration (intercept, slope), Brier score and the decision curve's net
+    benefit at :data:`DCA_THRESHOLDS` (with treat-all and treat-none)."""
+    from ..stats import brier_score, calibration_fit, decision_curve, delong_test, roc_auc
 
     y = np.asarray(y, dtype=np.int64)
     out = {"auc": {}, "delong": {}, "calibration": {}, "brier": {}}
@@ -371,6 +376,9 @@ def evaluate_models(y, risks: dict, sequences, reference: str = "combined") -> d
             out["delong"][f"{reference} vs {other}"] = {"auc_difference": float(t.estimate), "z": float(t.statistic),
                                                         "p_value": float(t.p_value),
                                                         "ci": [float(t.ci_low), float(t.ci_high)]}
+    dca = decision_curve(y, risks, thresholds=np.array(DCA_THRESHOLDS))
+    out["decision_curve"] = {"thresholds": list(DCA_THRESHOLDS),
+                             "net_benefit": {k: [float(v) for v in nb] for k, nb in dca.net_benefit.items()}}
     return out
 
 

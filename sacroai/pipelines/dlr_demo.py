@@ -26,7 +26,6 @@ import numpy as np
 from .dlr import DLRStudy, evaluate_models
 
 DEMO_COHORT_OFFSET = 5000
-DCA_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def _img_tag(path, width=None):
@@ -51,7 +50,6 @@ def run_demo(out: str = "report_dlr", patients: int = 60, seed: int = 0, weights
     from ..phantoms.sij_mri_multiseq import generate_multiseq_cohort
     from ..plotting import NomogramDisplay, RocDisplay, report
     from ..plotting._mpl import pyplot
-    from ..stats import decision_curve
 
     t0 = time.perf_counter()
     os.makedirs(out, exist_ok=True)
@@ -82,7 +80,6 @@ def run_demo(out: str = "report_dlr", patients: int = 60, seed: int = 0, weights
     named = {labels[k]: v for k, v in risks.items()}
 
     stats = evaluate_models(y, risks, study.sequences)
-    dca = decision_curve(y, risks, thresholds=np.array(DCA_THRESHOLDS))
     report(y, named, os.path.join(out, "report.png"),
            title=f"axSpA, {len(y)} held-out multi-sequence phantoms ({'CV' if train else 'shipped models'})")
     plt = pyplot()
@@ -101,8 +98,6 @@ def run_demo(out: str = "report_dlr", patients: int = 60, seed: int = 0, weights
         "sequences": list(study.sequences), "backbones": study.backbones, "width": study.width,
         "clinical": list(study.clinical),
         **stats,
-        "decision_curve": {"thresholds": list(DCA_THRESHOLDS),
-                           "net_benefit": {k: [float(v) for v in nb] for k, nb in dca.net_benefit.items()}},
         "meta_models": study.meta_models,
         "seconds": {"cohort": round(t_gen, 1), "models": round(t_models, 1),
                     "per_patient": round(t_models / len(y), 3), "all": round(time.perf_counter() - t0, 1)},
@@ -128,6 +123,10 @@ def _write_html(out, m, labels):
     tests = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['auc_difference']:+.3f} "
                     f"[{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}]</td><td>z = {v['z']:.2f}</td>"
                     f"<td>p = {v['p_value']:.3g}</td></tr>" for k, v in m["delong"].items())
+    dc = m["decision_curve"]
+    dca = "".join(f"<tr><td>{html.escape(labels.get(k, k))}</td>" + "".join(f"<td>{v:.3f}</td>" for v in nb) + "</tr>"
+                  for k, nb in dc["net_benefit"].items())
+    dca_head = "".join(f"<th>{t:g}</th>" for t in dc["thresholds"])
     comb = m["meta_models"]["combined"]
     coefs = "".join(f"<tr><td>{html.escape(n)}</td><td>{c:.3f}</td></tr>"
                     for n, c in zip(["(intercept)"] + comb["names"], comb["coef"]))
@@ -143,6 +142,7 @@ These figures describe phantoms, not patients.</p>
 <th>calibration intercept</th><th>slope</th></tr>{aucs}</table>
 <h3>Paired DeLong tests (AUC difference, 95% CI)</h3><table>{tests}</table>
 <h2>ROC, calibration and decision curves</h2>{_img_tag(os.path.join(out, 'report.png'), 1050)}
+<h3>Net benefit at threshold probabilities</h3><table><tr><th>model</th>{dca_head}</tr>{dca}</table>
 <h2>Nomogram of the combined model</h2>{_img_tag(os.path.join(out, 'nomogram.png'), 900)}
 <table><tr><th>term</th><th>coefficient (log-odds)</th></tr>{coefs}</table>
 <p>All numbers: <code>metrics.json</code>.</p></body></html>"""
