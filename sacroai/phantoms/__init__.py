@@ -3,6 +3,8 @@ from .hip_xray import HipXrayPhantom, croft_grade, generate_hip_cohort, generate
 from .sij_ct import SIJCTPhantom, generate_ct_cohort, generate_sij_ct
 from .cohort import generate_cohort, reader_sheet, sheet_total
 from .sij_mri import Lesion, SIJPhantom, generate_sij_mri, quadrant_label, random_lesions, sparcc_sheet
+from .sij_mri_multiseq import generate_multiseq_case, generate_multiseq_cohort
 
 __all__ = ["HipXrayPhantom", "croft_grade", "generate_hip_cohort", "generate_hip_xray", "implied_kl",
-           "random_hip_features", "SIJCTPhantom", "generate_ct_cohort", "generate_sij_ct", "generate_cohort", "reader_sheet", "sheet_total", "Lesion", "SIJPhantom", "generate_sij_mri", "quadrant_label", "random_lesions", "sparcc_sheet"]
+           "random_hip_features", "SIJCTPhantom", "generate_ct_cohort", "generate_sij_ct", "generate_cohort", "reader_sheet", "sheet_total", "Lesion", "SIJPhantom", "generate_sij_mri", "quadrant_label", "random_lesions", "sparcc_sheet",
+           "generate_multiseq_case", "generate_multiseq_cohort"]

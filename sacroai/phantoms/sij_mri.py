@@ -141,7 +141,7 @@ def _visible_height(k, n_slices, full_height_mm, scored):
 
 def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8, 0.8, 4.0),
                      noise=0.03, gain=None, bias=0.15, with_t1=False, fat_lesions=0,
-                     anatomy_jitter=True) -> SIJPhantom:
+                     anatomy_jitter=True, t1_bme_signal=0.4, fat_radius_mm=(2.0, 4.0)) -> SIJPhantom:
     """Generate one semicoronal STIR phantom of both sacroiliac joints.
 
     Parameters
@@ -156,6 +156,8 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
     bias : amplitude of the smooth multiplicative bias field (0 = none).
     with_t1 : also make a T1-weighted volume (fat bright, BME dark).
     fat_lesions : number of fat-metaplasia patches to add (dark on STIR, bright on T1).
+    t1_bme_signal : T1 signal of oedematous marrow (normal marrow 0.75; default 0.4, clearly dark).
+    fat_radius_mm : (low, high) radius range of a fat-metaplasia patch, mm.
 
     Returns
     -------
@@ -284,7 +286,7 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
             lesion_id[..., k][sel] = lesions.index(les) + 1
             stir[..., k][sel] = VESSEL * les.intensity_ratio
             if t1 is not None:
-                t1[..., k][sel] = 0.4
+                t1[..., k][sel] = t1_bme_signal
 
     # fat metaplasia: dark on STIR, bright on T1, never overlapping oedema
     for _ in range(int(fat_lesions)):
@@ -293,7 +295,7 @@ def generate_sij_mri(seed=0, lesions=None, *, shape=(176, 128, 12), spacing=(0.8
         if len(cand) == 0:
             continue
         ci, cj = cand[rng.integers(len(cand))]
-        r = rng.uniform(2.0, 4.0)
+        r = rng.uniform(fat_radius_mm[0], fat_radius_mm[1])
         blob = ((X - x[ci]) ** 2 + (Z - z[cj]) ** 2 <= r * r) & (bones[..., k] > 0) & ~bme[..., k]
         fat[..., k] |= blob
         stir[..., k][blob] = FAT

@@ -5,4 +5,7 @@ SPARCC SIJ and ASAS, with a patient-level probability of active sacroiliitis.
 
 ``sacroai.pipelines.hip_xray``: AP pelvis radiograph → per-hip crops → multi-task
 DenseNet (five OARSI feature heads) → Croft hip grade and a K-L grade.
+
+``sacroai.pipelines.dlr``: deep-learning radiomics on multi-sequence MRI (one CNN
+per sequence under patient-level CV, stacked, combined with clinical factors).
 """

@@ -1,4 +1,4 @@
-"""ResNet-18/34/50 with torchvision's layout and state_dict keys, 2-D or 3-D.
+"""ResNet-18/34/50/101 with torchvision's layout and state_dict keys, 2-D or 3-D.
 
 ``resnet18(spatial_dims=2, in_channels=3, num_classes=1000)`` has exactly the
 keys of ``torchvision.models.resnet18()`` (conv1, bn1, layer1.0.conv1, ...,
@@ -6,6 +6,13 @@ fc), so torchvision checkpoints load with ``load_state_dict`` (for
 ``in_channels != 3`` adapt ``conv1.weight``, e.g. sum over the input
 channels).  With ``spatial_dims=3`` every layer is its 3-D counterpart
 (kernel 7x7x7 stem, as MONAI's ResNet with ``conv1_t_size=7``).
+
+``base_width`` (default 64, torchvision's network) scales every stage: the
+stem and stage 1 have ``base_width`` channels, stages 2-4 have 2x, 4x and 8x
+(x 4 after a Bottleneck's expansion).  The keys stay the same; only the
+shapes shrink, e.g. ``resnet50(base_width=8)`` is a ResNet-50 layout 1/8 as
+wide (about 1/64 of the parameters) for small CPU studies.  This is not
+torchvision's ``width_per_group`` (which widens only the bottleneck's 3x3).
 
 Forward caches what backward needs (in training mode or inside
 ``enable_grad()``); ``backward(grad_logits)`` returns the input gradient and
@@ -25,7 +32,7 @@ from ..module import Module, Sequential
 from ..norm import BatchNorm2d, BatchNorm3d
 from ..pooling import AdaptiveAvgPool2d, AdaptiveAvgPool3d, MaxPool2d, MaxPool3d
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50"]
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101"]
 
 
 def _layers(spatial_dims: int):
@@ -109,26 +116,32 @@ class ResNet(Module):
     zero_init_residual : zero the last BN weight of each block (torchvision option)
     rng : int seed or numpy Generator for the initial weights (kaiming_normal,
         fan_out, as torchvision)
+    base_width : channels of the stem and of stage 1 (64 in torchvision); stages
+        2-4 have 2x, 4x and 8x as many.  A positive integer.
     """
 
     def __init__(self, block: Type[BasicBlock], layers: List[int], spatial_dims: int = 2, in_channels: int = 3,
-                 num_classes: int = 1000, zero_init_residual: bool = False, rng=None):
+                 num_classes: int = 1000, zero_init_residual: bool = False, rng=None, base_width: int = 64):
         super().__init__()
+        if isinstance(base_width, bool) or not isinstance(base_width, (int, np.integer)) or base_width < 1:
+            raise ValueError(f"base_width must be a positive integer (64 for torchvision's ResNet), got {base_width!r}")
+        w = int(base_width)
+        self.base_width = w
         Conv, BN, MaxPool, AvgPool = _layers(spatial_dims)
         gen = init.get_generator(rng)
         self.spatial_dims = spatial_dims
-        self.inplanes = 64
-        self.conv1 = Conv(in_channels, 64, 7, 2, 3, bias=False, rng=gen)
-        self.bn1 = BN(64)
+        self.inplanes = w
+        self.conv1 = Conv(in_channels, w, 7, 2, 3, bias=False, rng=gen)
+        self.bn1 = BN(w)
         self.relu = ReLU()
         self.maxpool = MaxPool(3, 2, 1)
-        self.layer1 = self._make_layer(block, 64, layers[0], 1, gen)
-        self.layer2 = self._make_layer(block, 128, layers[1], 2, gen)
-        self.layer3 = self._make_layer(block, 256, layers[2], 2, gen)
-        self.layer4 = self._make_layer(block, 512, layers[3], 2, gen)
+        self.layer1 = self._make_layer(block, w, layers[0], 1, gen)
+        self.layer2 = self._make_layer(block, 2 * w, layers[1], 2, gen)
+        self.layer3 = self._make_layer(block, 4 * w, layers[2], 2, gen)
+        self.layer4 = self._make_layer(block, 8 * w, layers[3], 2, gen)
         self.avgpool = AvgPool(1)
         self.flatten = Flatten(1)
-        self.fc = Linear(512 * block.expansion, num_classes, rng=gen)
+        self.fc = Linear(8 * w * block.expansion, num_classes, rng=gen)
         for m in self.modules():
             if isinstance(m, (Conv2d, Conv3d)):
                 m.weight.data[...] = init.kaiming_normal(m.weight.shape, "fan_out", gen)
@@ -184,3 +197,8 @@ def resnet34(spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 100
 def resnet50(spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 1000, **kw) -> ResNet:
     """ResNet-50 (Bottleneck, [3, 4, 6, 3]); keys as torchvision.models.resnet50."""
     return _make(Bottleneck, [3, 4, 6, 3], spatial_dims, in_channels, num_classes, **kw)
+
+
+def resnet101(spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 1000, **kw) -> ResNet:
+    """ResNet-101 (Bottleneck, [3, 4, 23, 3]); keys as torchvision.models.resnet101."""
+    return _make(Bottleneck, [3, 4, 23, 3], spatial_dims, in_channels, num_classes, **kw)
