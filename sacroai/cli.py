@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo cohort study on generated phantoms")
     d.add_argument("--study", default="sij_mri", choices=STUDIES,
                    help="which study: sij_mri (default), sij_ct, hip_xray or dlr")
-    d.add_argument("--out", default="report", help="output folder (default: ./report)")
+    d.add_argument("--out", default=None,
+                   help="output folder (default: ./report for sij_mri, ./report_<study> for the others)")
     d.add_argument("--patients", type=int, default=None,
                    help="phantom patients to generate (default: the study's own, 60 for sij_mri)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -86,11 +86,12 @@ STUDY_DEMOS = {
 }
 
 
-def run_study_demo(study: str = "sij_mri", *, out: str = "report", patients: int | None = None, seed: int = 0,
+def run_study_demo(study: str = "sij_mri", *, out: str | None = None, patients: int | None = None, seed: int = 0,
                    weights: str | None = None, train: bool = False, progress: bool = True) -> dict:
     """Run one study's demo on generated phantoms and return its metrics.
 
-    ``study`` is one of ``STUDY_DEMOS``; ``patients=None`` takes the study's default cohort size.
+    ``study`` is one of ``STUDY_DEMOS``; ``out=None`` and ``patients=None`` take the study's own
+    defaults (``report`` / 60 patients for sij_mri, ``report_<study>`` for the others).
     """
     import importlib
 
@@ -98,7 +99,9 @@ def run_study_demo(study: str = "sij_mri", *, out: str = "report", patients: int
         raise ValueError(f"study must be one of {', '.join(STUDY_DEMOS)}, got {study!r}")
     module, name = STUDY_DEMOS[study]
     fn = getattr(importlib.import_module(module), name)
-    kw = dict(out=out, seed=seed, weights=weights, train=train, progress=progress)
+    kw = dict(seed=seed, weights=weights, train=train, progress=progress)
+    if out is not None:
+        kw["out"] = out
     if patients is not None:
         kw["patients"] = patients
     return fn(**kw)
