@@ -244,12 +244,12 @@ class SIJCTPipeline:
 
     ``segmenter`` needs ``segment(ct) -> Volume`` (labels 0-3); ``joint_rois`` is
     the function that turns labels into joint centres (default the one of
-    :mod:`sacroai.pipelines.sij_ct_seg`).  ``erosion_rule`` / ``ankylosis_rule``
+    :mod:`sacroai.pipelines.sij_ct_seg`), called with ``contact_mm``.  ``erosion_rule`` / ``ankylosis_rule``
     are ``{"k": int, "threshold": float}``.
     """
 
     def __init__(self, segmenter, grader, erosion, ankylosis, *, erosion_rule=None, ankylosis_rule=None,
-                 joint_rois=None, batch_size: int = 28):
+                 joint_rois=None, contact_mm: float = 7.0, batch_size: int = 28):
         self.segmenter = segmenter
         self.grader = grader
         self.erosion_net = erosion
@@ -259,6 +259,7 @@ class SIJCTPipeline:
         if joint_rois is None:
             from .sij_ct_seg import joint_rois
         self.joint_rois = joint_rois
+        self.contact_mm = float(contact_mm)  # > the widest joint space of grade III (5 mm)
         self.batch_size = int(batch_size)
 
     @classmethod
@@ -336,7 +337,7 @@ class SIJCTPipeline:
         if tuple(labels.spatial_shape) != tuple(ct.spatial_shape):
             raise ValueError(f"labels shape {tuple(labels.spatial_shape)} differs from the ct's "
                              f"{tuple(ct.spatial_shape)}; the pipeline needs labels on the CT grid")
-        found = self.joint_rois(labels)
+        found = self.joint_rois(labels, contact_mm=self.contact_mm)
         centres = {s: (found[s]["centre_mm"] if found[s]["found"] else None) for s in SIDES}
         for s in SIDES:
             audit.append(f"{s} joint: " + (f"contact zone {found[s]['n_contact_voxels']} voxels, centre "

@@ -98,12 +98,28 @@ class CTBoneSegmenter:
 def _contact(labels: np.ndarray, hip: int, spacing, contact_mm: float):
     """Sacrum and hip-bone voxels closer than ``contact_mm`` to the other bone."""
     sac, hb = labels == 1, labels == hip
+    zone = np.zeros(labels.shape, bool)
     if not sac.any() or not hb.any():
-        return np.zeros(labels.shape, bool), 0
-    d_to_hip = ndimage.distance_transform_edt(~hb, sampling=spacing)
-    d_to_sac = ndimage.distance_transform_edt(~sac, sampling=spacing)
-    zone = (sac & (d_to_hip <= contact_mm)) | (hb & (d_to_sac <= contact_mm))
+        return zone, 0
+    # only the overlap of the two bones' boxes (grown by contact_mm) can hold contact voxels
+    margin = np.ceil(contact_mm / np.asarray(spacing, dtype=np.float64)).astype(int) + 1
+    lo_s, hi_s = _bbox(sac)
+    lo_h, hi_h = _bbox(hb)
+    lo = np.maximum(np.maximum(lo_s, lo_h) - margin, 0)
+    hi = np.minimum(np.minimum(hi_s, hi_h) + margin, labels.shape)
+    if np.any(hi <= lo):
+        return zone, 0
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    s_b, h_b = sac[box], hb[box]
+    d_to_hip = ndimage.distance_transform_edt(~h_b, sampling=spacing)
+    d_to_sac = ndimage.distance_transform_edt(~s_b, sampling=spacing)
+    zone[box] = (s_b & (d_to_hip <= contact_mm)) | (h_b & (d_to_sac <= contact_mm))
     return zone, int(zone.sum())
+
+
+def _bbox(mask: np.ndarray) -> tuple:
+    idx = [np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax))) for ax in range(mask.ndim)]
+    return np.array([i[0] for i in idx]), np.array([i[-1] + 1 for i in idx])
 
 
 def joint_rois(labels: Volume, *, contact_mm: float = 4.5, size_mm=(48, 48, 48)) -> dict:
