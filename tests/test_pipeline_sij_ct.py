@@ -257,7 +257,7 @@ def test_cards_state_phantom_training_and_rules():
     cards = pipe.SIJCTPipeline.cards()
     for f, card in cards.items():
         assert "phantoms" in card["trained_on"] and "never on patient data" in card["trained_on"]
-        assert card["created"] is None and "held_out_phantoms" in card
+        assert "created" not in card and "held_out_phantoms" in card  # no timestamp: reproducible bytes
     for f in (pipe.EROSION_FILE, pipe.ANKYLOSIS_FILE):
         rule = cards[f]["patient_rule"]
         assert rule["k"] >= 1 and 0 < rule["threshold"] < 1
