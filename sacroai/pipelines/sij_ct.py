@@ -203,7 +203,7 @@ class SIJCTResult:
         if which not in ("grader", "erosion", "ankylosis"):
             raise ValueError(f"which must be 'grader', 'erosion' or 'ankylosis', got {which!r}")
         plt = pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.8), squeeze=False)
         ct = np.asarray(self.ct.array, dtype=np.float32)
         cam = self.cams.get(which)
         cam_arr = None if cam is None else np.asarray(cam.array)
@@ -226,6 +226,10 @@ class SIJCTResult:
                 overlay_heatmap(img, cam_arr[..., k].T, ax=ax)
             else:
                 ax.imshow(img, cmap="gray", origin="lower")
+            ic, jc = (int(round(v)) for v in self.ct.index(j["centre_mm"])[:2])
+            half = int(round(45.0 / self.ct.spacing[0]))  # a 90 mm field around the joint
+            ax.set_xlim(ic - half, ic + half)
+            ax.set_ylim(jc - half, jc + half)
             ax.set_title(f"{side}: grade {j['grade']}  slice {k}", fontsize=8)
         crit = self.mny.get("radiographic_criterion")
         fig.suptitle(f"mNY criterion {crit}; erosion {self.erosion.get('positive')}, "
