@@ -199,6 +199,14 @@ def test_mr_like_intensities_are_refused(phantom):
         p.run(mr)
 
 
+def test_an_mr_series_is_refused_as_mr():
+    from sacroai.phantoms import generate_sij_mri
+
+    stir = generate_sij_mri(0).stir
+    with pytest.raises(ValueError, match=r"ct: intensities look like MR .*needs a CT in Hounsfield units"):
+        pipe.SIJCTPipeline(None, None, None, None).run(stir)
+
+
 def test_bad_inputs_name_the_argument(phantom):
     p = pipe.SIJCTPipeline(None, None, None, None)
     with pytest.raises(TypeError, match="ct must be a sacroai.Volume"):
@@ -215,6 +223,11 @@ def test_bad_inputs_name_the_argument(phantom):
         grader = FixedNet(lambda x: _one_hot_logits(0))
         pipe.SIJCTPipeline(None, grader, grader, grader).run(
             phantom.ct, labels=sacroai.Volume(phantom.bones[:-1], phantom.ct.affine))
+
+
+def test_without_segmenter_labels_are_required(phantom):
+    with pytest.raises(ValueError, match="labels: this pipeline has no segmenter"):
+        pipe.SIJCTPipeline(None, None, None, None).run(phantom.ct)
 
 
 def test_no_joint_found_says_what_is_needed(phantom):
@@ -250,6 +263,22 @@ def test_gradcam_maps_are_volumes_on_the_input_grid(shipped, phantom):
     assert np.asarray(res.cams["grader"].array).max() > 0
     fig = res.overlay()
     assert fig is not None
+
+
+@needs_weights
+def test_a_flipped_orientation_gives_the_same_grades(shipped, phantom):
+    # the same scan stored LAS instead of RAS (i axis reversed, affine adjusted): joints and ROIs are found
+    # in world mm, so every probability is unchanged
+    a = np.asarray(phantom.ct.affine, dtype=np.float64)
+    flip = np.diag([-1.0, 1.0, 1.0, 1.0])
+    flip[0, 3] = phantom.ct.shape[0] - 1
+    las = sacroai.Volume(np.ascontiguousarray(np.asarray(phantom.ct.array)[::-1]), a @ flip)
+    assert las.orientation == "LAS"
+    r0, r1 = shipped.run(phantom.ct, explain=False), shipped.run(las, explain=False)
+    for side in ("left", "right"):
+        np.testing.assert_allclose(r1.joints[side]["p_grade"], r0.joints[side]["p_grade"], atol=1e-5)
+        np.testing.assert_allclose(r1.joints[side]["p_erosion"], r0.joints[side]["p_erosion"], atol=1e-5)
+    assert r0.joints["left"]["grade"] == 3 and r0.joints["right"]["grade"] == 0  # the phantom's grades
 
 
 @needs_weights

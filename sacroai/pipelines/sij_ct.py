@@ -80,9 +80,6 @@ def check_ct(ct) -> Volume:
     if not np.all(np.isfinite(sp)) or np.any(sp < MIN_SPACING_MM) or np.any(sp > MAX_SPACING_MM):
         raise ValueError(f"ct: voxel size {tuple(round(float(s), 3) for s in sp)} mm is implausible; the pipeline "
                          f"needs voxels of {MIN_SPACING_MM}-{MAX_SPACING_MM} mm (slices <= {MAX_SPACING_MM} mm)")
-    if min(s * n for s, n in zip(sp, ct.spatial_shape)) < 60.0:
-        raise ValueError(f"ct: the field of view {tuple(round(float(s * n)) for s, n in zip(sp, ct.spatial_shape))}"
-                         f" mm is too small; the pipeline needs a pelvic CT covering both sacroiliac joints")
     arr = np.asarray(ct.array)
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"ct must hold real numbers (HU), got dtype {arr.dtype}")
@@ -95,6 +92,9 @@ def check_ct(ct) -> Volume:
         raise ValueError(f"ct: intensities look like MR (1st-99.9th percentile {lo:.0f} to {hi:.0f}, "
                          f"{100 * bone:.2f} % of voxels above 300); the pipeline needs a CT in Hounsfield units "
                          f"(air ≈ -1000 HU, bone > 300 HU)")
+    if min(s * n for s, n in zip(sp, ct.spatial_shape)) < 60.0:
+        raise ValueError(f"ct: the field of view {tuple(round(float(s * n)) for s, n in zip(sp, ct.spatial_shape))}"
+                         f" mm is too small; the pipeline needs a pelvic CT covering both sacroiliac joints")
     return ct
 
 
@@ -334,6 +334,9 @@ class SIJCTPipeline:
         audit = [f"input: shape {tuple(ct.spatial_shape)}, voxel {tuple(round(float(s), 3) for s in ct.spacing)} mm, "
                  f"orientation {ct.orientation}"]
         if labels is None:
+            if self.segmenter is None:
+                raise ValueError("labels: this pipeline has no segmenter, so it needs bone labels (0 background, "
+                                 "1 sacrum, 2 left hip bone, 3 right hip bone) on the CT grid")
             labels = self.segmenter.segment(ct)
             audit.append(f"segmentation: {type(self.segmenter).__name__}")
         else:
