@@ -150,8 +150,13 @@ def _write_html(out: str, m: dict, rows: list) -> None:
             return "n/a"
         return f"{e['estimate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
 
+    def boot(v):
+        b = v.get("ci_bootstrap_patients")
+        return f"[{b[0]:.3f}, {b[1]:.3f}]" if b else "n/a"
+
     aucs = "".join(f"<tr><td>class {html.escape(k)} vs rest (AUC, DeLong 95% CI; {v.get('n_pos')} joints)</td>"
-                   f"<td>{ci(v)}</td></tr>" for k, v in m["auc_class3"].items())
+                   f"<td>{ci(v)}</td><td>bootstrap over patients {boot(v)}</td></tr>"
+                   for k, v in m["auc_class3"].items())
     acc = "".join(f"<tr><td>{html.escape(label)}</td><td>{ci(e)}</td></tr>" for label, e in [
         ("grade accuracy (5 grades, Wilson)", m["accuracy_5"]), ("3-class accuracy (Wilson)", m["accuracy_3"]),
         ("quadratic-weighted kappa, grades", m["kappa_quadratic"]),

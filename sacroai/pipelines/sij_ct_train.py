@@ -138,20 +138,22 @@ def evaluate_rows(rows: list, erosion_rule: dict, ankylosis_rule: dict, conf_lev
     """Held-out metrics of pipeline rows (:func:`pipeline_row`).
 
     Per joint: one-vs-rest AUC of each 3-class class (0-I, II, III-IV) with its
-    DeLong interval, the 5-grade and 3-class confusion matrices, quadratic-weighted
+    DeLong interval (and a percentile bootstrap over patients, since a patient's two
+    joints are not independent), the 5-grade and 3-class confusion matrices, quadratic-weighted
     kappa of grades.  Per patient: accuracy of the mNY criterion; erosion and
     ankylosis sensitivity/specificity (Wilson intervals) of the k-slice rule and
     the sweep over k at the rule's threshold.
     """
     from ..stats import cohen_kappa, confusion_matrix, diagnostic_accuracy, roc_auc
 
-    t5, p5 = [], []
-    for r in rows:
+    t5, p5, pid = [], [], []
+    for i, r in enumerate(rows):
         for s in pipe.SIDES:
             if r["p_grade"][s] is not None:
                 t5.append(r["truth"]["grades"][s])
                 p5.append(r["p_grade"][s])
-    t5, p5 = np.asarray(t5, np.int64), np.asarray(p5, np.float64)
+                pid.append(i)
+    t5, p5, pid = np.asarray(t5, np.int64), np.asarray(p5, np.float64), np.asarray(pid)
     t3, p3 = np.array([class3(int(g)) for g in t5]), pipe.collapse3(p5)
     g5, g3 = p5.argmax(axis=1), p3.argmax(axis=1)
     out = {"n_patients": len(rows), "n_joints": int(len(t5)),
@@ -161,6 +163,12 @@ def evaluate_rows(rows: list, erosion_rule: dict, ankylosis_rule: dict, conf_lev
         if 0 < y.sum() < len(y):
             out["auc_class3"][name] = _estimate(roc_auc(y, p3[:, c], conf_level=conf_level))
             out["auc_class3"][name]["n_pos"] = int(y.sum())
+            # both joints of a patient are correlated: a bootstrap over patients as a second interval
+            try:
+                boot = roc_auc(y, p3[:, c], ci="bootstrap", groups=pid, n_boot=1000, seed=0, conf_level=conf_level)
+                out["auc_class3"][name]["ci_bootstrap_patients"] = [float(boot.ci_low), float(boot.ci_high)]
+            except ValueError:  # too few patients with and without the class
+                out["auc_class3"][name]["ci_bootstrap_patients"] = None
         else:
             out["auc_class3"][name] = {"estimate": None, "n_pos": int(y.sum()),
                                        "note": "one class only among the held-out joints"}
@@ -296,6 +304,11 @@ def train_sij_ct(out_dir: str = "weights", seed: int = 0, n_train: int = 100, n_
                                  "dropout=0.3)",
             classes=["absent", name], input_slice="one axial ROI slice (ROI_SHAPE[:2])",
             training=train_info[name],
-            patient_rule=dict(rules[name], chosen_on=f"the {n_val} validation phantoms (highest Youden index over "
-                                                     f"k {list(RULE_KS)} and thresholds {list(RULE_THRESHOLDS)})")))
+            patient_rule={"k": rules[name]["k"], "threshold": rules[name]["threshold"],
+                          "validation_youden": rules[name]["youden"],
+                          "validation_sensitivity": rules[name]["sensitivity"],
+                          "validation_specificity": rules[name]["specificity"],
+                          "chosen_on": (f"the {n_val} validation phantoms: highest Youden index over k "
+                                        f"{list(RULE_KS)} and slice thresholds {list(RULE_THRESHOLDS)}, ties to "
+                                        f"the lower threshold, then the smaller k")}))
     return {"held_out": metrics, "rules": rules, "training": train_info}
