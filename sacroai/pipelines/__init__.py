@@ -8,4 +8,8 @@ DenseNet (five OARSI feature heads) → Croft hip grade and a K-L grade.
 
 ``sacroai.pipelines.dlr``: deep-learning radiomics on multi-sequence MRI (one CNN
 per sequence under patient-level CV, stacked, combined with clinical factors).
+
+``sacroai.pipelines.sij_ct``: pelvic CT (HU) → bones → joint ROIs → modified New York
+grade per joint (3-D CNN) and the mNY criterion, erosion and ankylosis per slice (2-D CNNs)
+with a k-slice patient rule, Grad-CAM++ maps.
 """
