@@ -176,6 +176,51 @@ class SIJMRIPipeline:
         labels = grid.unpad(prob.argmax(axis=1)[:, None].astype(np.int16))[0]
         return prep.labels_to_scan(labels, grid, vol).astype(np.uint8), grid
 
+    def joint_quadrants(self, vol: Volume, modality: str = "MR", segmenter=None) -> tuple:
+        """Bones and SPARCC quadrants of both joints on ``vol``'s canonical (RSA) grid.
+
+        Parameters
+        ----------
+        vol : Volume, already canonical (:func:`sij_mri_prep.canonical`); a STIR series for
+            ``modality="MR"``, a CT in HU for ``"CT"``.
+        modality : "MR" segments with this pipeline's bone network; "CT" with the CT bone
+            segmenter of :mod:`sacroai.pipelines.sij_ct_seg` (or ``segmenter``, any object whose
+            ``segment(vol)`` returns labels 1 sacrum, 2 and 3 hip bones on ``vol``'s grid).
+
+        Returns
+        -------
+        (bones, quadrants) : uint8 arrays of ``vol.shape``; bones 1 sacrum, 2 ilium; quadrants
+            1-4 left joint, 5-8 right joint (iliac/sacral, upper/lower), split per slice.
+
+        Raises ValueError ("no sacroiliac joint found ...") when too little sacrum or ilium
+        is found, or a joint is visible on fewer than 3 slices.
+        """
+        if modality == "MR":
+            bones, _ = self.segment_bones(vol)
+        elif modality == "CT":
+            if segmenter is None:
+                from .sij_ct_seg import CTBoneSegmenter
+                segmenter = CTBoneSegmenter.from_weights()
+            labels = np.asarray(segmenter.segment(vol).array)
+            bones = np.where(labels == 1, 1, np.where((labels == 2) | (labels == 3), 2, 0)).astype(np.uint8)
+        else:
+            raise ValueError(f"modality must be 'MR' or 'CT', got {modality!r}")
+        voxel_ml = float(np.prod(vol.spacing)) / 1000.0
+        sacrum_ml, ilium_ml = (bones == 1).sum() * voxel_ml, (bones == 2).sum() * voxel_ml
+        if sacrum_ml < MIN_SACRUM_ML or ilium_ml < MIN_ILIUM_ML:
+            raise ValueError(f"no sacroiliac joint found: the bone segmentation saw {sacrum_ml:.1f} mL of sacrum and "
+                             f"{ilium_ml:.1f} mL of ilium (at least {MIN_SACRUM_ML} and {MIN_ILIUM_ML} mL expected; "
+                             f"is this a semicoronal SIJ scan?)")
+        quads = quadrants_from_joint_masks(bones == 1, bones == 2, affine=vol.affine, slice_axis=2,
+                                           split="slice", joint_gap_mm=JOINT_GAP_MM).astype(np.uint8)
+        pixel_mm2 = vol.spacing[0] * vol.spacing[1]
+        for side, labels in (("left", (1, 2, 3, 4)), ("right", (5, 6, 7, 8))):
+            seen = sum(np.isin(quads[..., k], labels).sum() * pixel_mm2 >= MIN_JOINT_MM2 for k in range(vol.shape[2]))
+            if seen < MIN_JOINT_SLICES:
+                raise ValueError(f"no sacroiliac joint found: the {side} joint is visible on {seen} slices "
+                                 f"(at least {MIN_JOINT_SLICES} expected)")
+        return bones, quads
+
     def segment_bme(self, vol: Volume, quadrants: np.ndarray, threshold: float = 0.5) -> tuple:
         """(mask bool, probability float32) of oedema on ``vol``'s grid, inside the quadrants."""
         grid = prep.network_grid(vol, prep.BME_SPACING_MM)
@@ -191,21 +236,8 @@ class SIJMRIPipeline:
         vol = prep.canonical(stir)
         if check_orientation:
             prep.check_semicoronal(vol)
-        bones, _ = self.segment_bones(vol)
+        bones, quads = self.joint_quadrants(vol)
         voxel_ml = float(np.prod(vol.spacing)) / 1000.0
-        sacrum_ml, ilium_ml = (bones == 1).sum() * voxel_ml, (bones == 2).sum() * voxel_ml
-        if sacrum_ml < MIN_SACRUM_ML or ilium_ml < MIN_ILIUM_ML:
-            raise ValueError(f"no sacroiliac joint found: the bone network saw {sacrum_ml:.1f} mL of sacrum and "
-                             f"{ilium_ml:.1f} mL of ilium (at least {MIN_SACRUM_ML} and {MIN_ILIUM_ML} mL expected; "
-                             f"is this a semicoronal SIJ scan?)")
-        quads = quadrants_from_joint_masks(bones == 1, bones == 2, affine=vol.affine, slice_axis=2,
-                                           split="slice", joint_gap_mm=JOINT_GAP_MM).astype(np.uint8)
-        pixel_mm2 = vol.spacing[0] * vol.spacing[1]
-        for side, labels in (("left", (1, 2, 3, 4)), ("right", (5, 6, 7, 8))):
-            seen = sum(np.isin(quads[..., k], labels).sum() * pixel_mm2 >= MIN_JOINT_MM2 for k in range(vol.shape[2]))
-            if seen < MIN_JOINT_SLICES:
-                raise ValueError(f"no sacroiliac joint found: the {side} joint is visible on {seen} slices "
-                                 f"(at least {MIN_JOINT_SLICES} expected)")
         bme, p_bme = self.segment_bme(vol, quads)
         arr = np.asarray(vol.array, dtype=np.float32)
         ref, vessels = vessel_reference(arr, bones, vol.spacing)
