@@ -77,7 +77,7 @@ class _Canvas:
         self.U = m[0, 0] * i + m[0, 1] * j + m[0, 2] * k + m[0, 3]
         self.V = m[1, 0] * i + m[1, 1] * j + m[1, 2] * k + m[1, 3]
         self.W = m[2, 0] * i + m[2, 1] * j + m[2, 2] * k + m[2, 3]
-        self.depth = {}
+        self.depth, self.label_depth = {}, {}
 
     def box(self, lo, hi):
         """Index slices covering the frame-space box [lo, hi] (mm), or None when outside."""
@@ -101,11 +101,16 @@ class _Canvas:
 
     def field(self, name):
         if name not in self.depth:
-            self.depth[name] = np.full(self.shape, -1e3, np.float32)
+            self.depth[name] = np.full(self.shape, -1e3, np.float32)     # drawn in the image
+            self.label_depth[name] = np.full(self.shape, -1e3, np.float32)  # what the label covers
         return self.depth[name]
 
     def add(self, name, lo, hi, fn, op="union"):
-        """Combine ``fn(U, V, W) -> depth (mm)`` into structure ``name`` inside the box [lo, hi]."""
+        """Combine ``fn(U, V, W) -> depth (mm)`` into structure ``name`` inside the box [lo, hi].
+
+        "union" adds the shape to the image and the label; "hole" removes it from the
+        image only (canal, foramina: a bone mask covers them, as manual masks do).
+        """
         sl = self.box(lo, hi)
         if sl is None:
             return
@@ -113,12 +118,16 @@ class _Canvas:
         f = self.field(name)
         if op == "union":
             np.maximum(f[sl], d, out=f[sl])
-        else:  # "cut": keep only where d > 0
+            np.maximum(self.label_depth[name][sl], d, out=self.label_depth[name][sl])
+        else:
             np.minimum(f[sl], d, out=f[sl])
 
-    def cut_everywhere(self, name, fn):
+    def cut_everywhere(self, name, fn_image, fn_label=None):
+        """Keep only where ``fn > 0``; the label may use another surface (e.g. the joint plane itself)."""
         f = self.field(name)
-        np.minimum(f, fn(self.U, self.V, self.W).astype(np.float32), out=f)
+        np.minimum(f, fn_image(self.U, self.V, self.W).astype(np.float32), out=f)
+        lf = self.label_depth[name]
+        np.minimum(lf, (fn_label or fn_image)(self.U, self.V, self.W).astype(np.float32), out=lf)
 
 
 # --- signed-depth primitives (positive inside, mm) --------------------------------------------
@@ -210,32 +219,34 @@ def _joint_u(V, jit):
 def _sacrum(cv, g, jit):
     a = g.uniform(0.9, 1.1)        # ala length factor
     t = g.uniform(0.85, 1.15)      # thickness factor
-    body = [(-88, [0, -38, 3, 3]), (-75, [0, -40, 6, 4]), (-60, [0, -38, 10, 5]), (-45, [0, -32, 14, 7]),
-            (-30, [0, -20, 17, 10]), (-15, [0, 0, 20, 15]), (0, [0, 16, 23, 21 * t]), (15, [0, 16, 24, 18 * t]),
-            (28, [0, 6, 22, 14]), (36, [0, -4, 18, 10])]
+    body = [(-88, [0, -38, 3, 3]), (-75, [0, -41, 5, 3]), (-60, [0, -41, 8, 4]), (-45, [0, -38, 12, 5]),
+            (-30, [0, -28, 15, 8]), (-15, [0, -5, 19, 13]), (0, [0, 14, 22, 19 * t]), (15, [0, 14, 22, 16 * t]),
+            (28, [0, 4, 20, 12]), (36, [0, -6, 16, 8])]
     fn, lo, hi = _swept(body, "ellipse")
     cv.add("sacrum", lo, hi, fn)
     for s in (-1.0, 1.0):
-        ala = [(-68, [(4, -40), (10, -40)], 5), (-55, [(6, -40), (22, -40)], 6), (-40, [(8, -40), (32 * a, -40)], 7),
-               (-28, [(10, -30), (44 * a, -32)], 10 * t), (-18, [(12, -10), (54, -12)], 16 * t),
-               (-5, [(12, -2), (60, -6)], 20 * t), (10, [(12, 0), (60, -5)], 20 * t),
-               (25, [(12, 0), (56, -8)], 16 * t), (33, [(10, -5), (40 * a, -12)], 9)]
+        ala = [(-68, [(4, -42), (10, -42)], 4), (-55, [(6, -43), (20, -43)], 4.5),
+               (-40, [(8, -43), (30 * a, -43)], 5), (-28, [(10, -38), (44 * a, -38)], 7 * t),
+               (-18, [(12, -18), (52, -20)], 13 * t), (-5, [(12, -2), (60, -6)], 18 * t),
+               (10, [(12, 0), (60, -5)], 18 * t), (25, [(12, 0), (54, -8)], 13 * t), (33, [(10, -5), (36 * a, -12)], 7)]
         fn, lo, hi = _swept(_mirror_poly(ala, s))
         cv.add("sacrum", lo, hi, fn)
         # anterior sacral foramina: short canals along v through the alae
         for w, u in ((14, 26), (-2, 25), (-18, 23), (-33, 19)):
             vc = 10 if w > 0 else (-5 if w > -20 else -28)
             cv.add("sacrum", (s * u - 6, vc - 25, w - 6), (s * u + 6, vc + 25, w + 6),
-                   lambda U, V, W, c=(s * u, w): np.sqrt((U - c[0]) ** 2 + (W - c[1]) ** 2) - 3.2, op="cut")
-    dorsal = [(-45, [(-20, -42), (20, -42)], 6), (-25, [(-30, -38), (30, -38)], 10), (0, [(-25, -30), (25, -30)], 12),
-              (30, [(-14, -22), (14, -22)], 10)]
+                   lambda U, V, W, c=(s * u, w): np.sqrt((U - c[0]) ** 2 + (W - c[1]) ** 2) - 3.2, op="hole")
+    dorsal = [(-45, [(-18, -45), (18, -45)], 4), (-25, [(-28, -42), (28, -42)], 7), (0, [(-25, -32), (25, -32)], 10),
+              (30, [(-14, -22), (14, -22)], 8)]
     fn, lo, hi = _swept(_mirror_poly(dorsal, 1.0))
     cv.add("sacrum", lo, hi, fn)
     canal = [(-50, [0, -38, 4, 2]), (-30, [0, -32, 7, 3]), (0, [0, -20, 10, 5]), (40, [0, -12, 10, 6])]
     fn, lo, hi = _swept(canal, "ellipse")
-    cv.add("sacrum", lo, hi, lambda U, V, W: -fn(U, V, W), op="cut")
-    # the sacrum ends on each side at the joint plane (minus half the cleft)
-    cv.cut_everywhere("sacrum", lambda U, V, W: (_joint_u(V, jit) - 0.5 * cv.gap) - np.abs(U))
+    cv.add("sacrum", lo, hi, lambda U, V, W: -fn(U, V, W), op="hole")
+    # the sacrum ends on each side at the joint plane (the bone half a cleft before it; the label at it,
+    # so that sacrum and hip-bone masks touch as in manual and TotalSegmentator masks)
+    cv.cut_everywhere("sacrum", lambda U, V, W: (_joint_u(V, jit) - 0.5 * cv.gap) - np.abs(U),
+                      lambda U, V, W: _joint_u(V, jit) - np.abs(U))
 
 
 def _hip(cv, g, s, jit, fem_c):
@@ -248,7 +259,7 @@ def _hip(cv, g, s, jit, fem_c):
             (5, [(45, -35), (60, -10), (95, 40), (125 * fl, 105)], 4 * th),
             (20, [(44, -38), (58, -18), (98, 30), (130 * fl, 90)], 4 * th),
             (35, [(48, -35), (60, -20), (100, 20), (133 * fl, 70)], 4.5 * th),
-            (50, [(62, -20), (75, -15), (90, -8), (125 * fl, 45)], 5), (62, [(95, -5), (100, 5), (108, 15), (115, 25)], 5)]
+            (50, [(60, -22), (75, -15), (95, -5), (130 * fl, 50)], 5), (64, [(92, -8), (100, 5), (110, 18), (120, 30)], 5)]
     fn, lo, hi = _swept(_mirror_poly(wing, s))
     cv.add(name, lo, hi, fn)
     # thick posterior ilium (auricular surface and iliac tuberosity)
@@ -269,8 +280,9 @@ def _hip(cv, g, s, jit, fem_c):
         cv.add(name, lo, hi, _capsule(a, b, r))
     # pubic symphysis: a cleft at the midline; the joint plane against the sacrum
     cv.cut_everywhere(name, lambda U, V, W: s * U - 2.0)
-    cv.cut_everywhere(name, lambda U, V, W: np.where(
-        (V < 45) & (W > -70), s * U - (_joint_u(V, jit) + 0.5 * cv.gap), 1e3))
+    region = lambda V, W: (V < 45) & (W > -70)  # noqa: E731
+    cv.cut_everywhere(name, lambda U, V, W: np.where(region(V, W), s * U - (_joint_u(V, jit) + 0.5 * cv.gap), 1e3),
+                      lambda U, V, W: np.where(region(V, W), s * U - _joint_u(V, jit), 1e3))
 
 
 def _femur(cv, s, F, tag):
@@ -457,7 +469,7 @@ def generate_pelvis_ct(seed=0, *, spacing=(3.0, 3.0, 3.0), shape=None, noise_hu=
     # the joint cleft: soft tissue between the bones already (the bones stop at the plane)
     labels = np.zeros(shape, np.uint8)
     for lab, name in ((1, "sacrum"), (2, "hip_left"), (3, "hip_right")):
-        labels[cv.depth[name] > 0] = lab
+        labels[cv.label_depth[name] > 0] = lab
     # table under the patient (posterior, low v)
     if tis.random() < 0.7:
         v_t = vb - bb - tis.uniform(3, 25)
