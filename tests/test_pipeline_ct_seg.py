@@ -218,6 +218,7 @@ def _script():
     return mod
 
 
+@pytest.mark.slow
 def test_weights_script_is_deterministic(tmp_path):
     mod = _script()
     kw = dict(seed=2, n_train=2, n_sij=1, n_val=1, n_test=1, epochs=1, threads=1, max_slices=3,

@@ -108,8 +108,8 @@ class _Canvas:
     def add(self, name, lo, hi, fn, op="union"):
         """Combine ``fn(U, V, W) -> depth (mm)`` into structure ``name`` inside the box [lo, hi].
 
-        "union" adds the shape to the image and the label; "hole" removes it from the
-        image only (canal, foramina: a bone mask covers them, as manual masks do).
+        "union" adds the shape to the image and the label, "hole" removes it from both
+        (sacral canal, foramina).
         """
         sl = self.box(lo, hi)
         if sl is None:
@@ -121,6 +121,7 @@ class _Canvas:
             np.maximum(self.label_depth[name][sl], d, out=self.label_depth[name][sl])
         else:
             np.minimum(f[sl], d, out=f[sl])
+            np.minimum(self.label_depth[name][sl], d, out=self.label_depth[name][sl])
 
     def cut_everywhere(self, name, fn_image, fn_label=None):
         """Keep only where ``fn > 0``; the label may use another surface (e.g. the joint plane itself)."""
@@ -243,8 +244,8 @@ def _sacrum(cv, g, jit):
     canal = [(-50, [0, -38, 4, 2]), (-30, [0, -32, 7, 3]), (0, [0, -20, 10, 5]), (40, [0, -12, 10, 6])]
     fn, lo, hi = _swept(canal, "ellipse")
     cv.add("sacrum", lo, hi, lambda U, V, W: -fn(U, V, W), op="hole")
-    # the sacrum ends on each side at the joint plane (the bone half a cleft before it; the label at it,
-    # so that sacrum and hip-bone masks touch as in manual and TotalSegmentator masks)
+    # the sacrum ends on each side at the joint plane (the bone half a cleft before it, the label at it,
+    # so that the sacrum and hip-bone masks touch, as manual and TotalSegmentator masks do)
     cv.cut_everywhere("sacrum", lambda U, V, W: (_joint_u(V, jit) - 0.5 * cv.gap) - np.abs(U),
                       lambda U, V, W: _joint_u(V, jit) - np.abs(U))
 
@@ -318,8 +319,12 @@ def _vertebra(cv, name, c, sc):
 
 # --- intensities ------------------------------------------------------------------------------
 
-def _paint_bone(hu, depth, cortex_mm, cort_hu, trab_hu, vox_mm):
-    """Write one bone into ``hu``: cortex of ``cortex_mm`` over trabecular bone, with partial volume."""
+def _paint_bone(hu, depth, cortex_mm, cort_hu, trab_hu, vox_mm, marrow=None):
+    """Write one bone into ``hu``: cortex of ``cortex_mm`` over trabecular bone, with partial volume.
+
+    ``marrow`` (HU, same shape as ``hu``) is added to the trabecular bone: the patchy
+    fatty/red marrow of adult bones, which at 3 mm ranges from below 0 to 300 HU.
+    """
     h = 0.5 * vox_mm
     inside = depth > -h
     if not inside.any():
@@ -329,7 +334,8 @@ def _paint_bone(hu, depth, cortex_mm, cort_hu, trab_hu, vox_mm):
     cort = trab_hu + (cort_hu - trab_hu) * cortex_mm / c_eff
     frac = np.clip(d / h + 0.5, 0, 1)
     cfrac = np.clip((c_eff - d) / h + 0.5, 0, 1)
-    bone = trab_hu + (cort - trab_hu) * cfrac
+    trab = trab_hu if marrow is None else trab_hu + marrow[inside]
+    bone = trab + (cort - trab) * cfrac
     hu[inside] = hu[inside] * (1 - frac) + bone * frac
 
 
@@ -459,13 +465,18 @@ def generate_pelvis_ct(seed=0, *, spacing=(3.0, 3.0, 3.0), shape=None, noise_hu=
           -1000 + 900 * float(tis.random() < 0.5), 20)                                             # rectum
 
     # --- bones ---
-    cort, trab = tis.uniform(700, 1400), tis.uniform(100, 320)
+    # adult bone at 3 mm: thin cortex (~250-600 HU after partial volume), marrow from fatty (< 0 HU) to dense
+    cort, trab = tis.uniform(450, 1300), tis.uniform(-20, 250)
+    marrow = ndimage.gaussian_filter(tis.standard_normal(shape).astype(np.float32), 3.5 / sp)
+    marrow *= tis.uniform(30, 100) / max(float(marrow.std()), 1e-6)
     order = ["L1", "L2", "L3", "L4", "L5", "coccyx", "femur_left", "femur_right", "sacrum", "hip_left", "hip_right"]
     for name in order:
         if name not in cv.depth:
             continue
-        c_mm = tis.uniform(1.2, 2.5) if name.startswith(("sacrum", "hip", "L")) else tis.uniform(2.0, 4.0)
-        _paint_bone(hu, cv.depth[name], c_mm, cort * tis.uniform(0.9, 1.1), trab * tis.uniform(0.85, 1.15), vox)
+        pelvic = name.startswith(("sacrum", "hip", "L"))
+        c_mm = tis.uniform(0.8, 2.0) if pelvic else tis.uniform(1.5, 3.5)
+        t_hu = trab + (tis.uniform(-70, 20) if name == "sacrum" else tis.uniform(-30, 50))
+        _paint_bone(hu, cv.depth[name], c_mm, cort * tis.uniform(0.9, 1.1), t_hu, vox, marrow)
     # the joint cleft: soft tissue between the bones already (the bones stop at the plane)
     labels = np.zeros(shape, np.uint8)
     for lab, name in ((1, "sacrum"), (2, "hip_left"), (3, "hip_right")):

@@ -83,6 +83,11 @@ def slices_input(hu: np.ndarray, normalizer: CTNormalizer) -> np.ndarray:
     return np.ascontiguousarray(np.stack(chans, axis=0).transpose(3, 0, 1, 2))
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def _unpad(out: np.ndarray, ni: int, nj: int) -> np.ndarray:
     pi, pj = out.shape[-2:]
     oi, oj = (pi - ni) // 2, (pj - nj) // 2
@@ -112,11 +117,13 @@ class CTBoneSegmenter:
     normalizer : the fitted :class:`sacroai.transforms.CTNormalizer`
     card : the model card (dict), optional
     batch_size : slices per forward pass
+    mirror : also run the left-right mirrored scan and average (test-time augmentation)
     """
 
-    def __init__(self, model, normalizer: CTNormalizer, card: dict | None = None, batch_size: int = 16):
+    def __init__(self, model, normalizer: CTNormalizer, card: dict | None = None, batch_size: int = 16,
+                 mirror: bool = True):
         self.model, self.normalizer, self.card = model, normalizer, dict(card or {})
-        self.batch_size = int(batch_size)
+        self.batch_size, self.mirror = int(batch_size), bool(mirror)
 
     @classmethod
     def from_weights(cls, path: str | None = None, **kwargs) -> "CTBoneSegmenter":
@@ -137,10 +144,12 @@ class CTBoneSegmenter:
         """Softmax (4, I, J, K) on the RAS network grid ``grid`` (from :func:`prepare`)."""
         hu = np.asarray(grid.array, np.float32)
         x = slices_input(hu, self.normalizer)
-        logits = predict(self.model, x, batch_size=self.batch_size)          # (K, 4, I', J')
-        logits = _unpad(logits, *hu.shape[:2])
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
+        p = _softmax(predict(self.model, x, batch_size=self.batch_size))     # (K, 4, I', J')
+        if self.mirror:
+            # left-right mirrored pass: the mirrored left hip bone is the right one
+            pm = _softmax(predict(self.model, np.ascontiguousarray(x[:, :, ::-1]), batch_size=self.batch_size))
+            p = 0.5 * (p + pm[:, [0, 1, 3, 2], ::-1])
+        p = _unpad(p, *hu.shape[:2])
         return np.ascontiguousarray(p.transpose(1, 2, 3, 0))
 
     def segment_grid(self, grid: Volume) -> np.ndarray:
