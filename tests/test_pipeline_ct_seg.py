@@ -9,13 +9,14 @@ import pytest
 from scipy import ndimage
 
 import sacroai
+from sacroai.phantoms import generate_sij_ct
 from sacroai.phantoms.pelvis_ct import generate_pelvis_ct
 from sacroai.pipelines.sij_ct_seg import CTBoneSegmenter, joint_rois
 from sacroai.transforms import reorient
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "weights" / "sij_ct_bones.safetensors"
-HELD_OUT = (777, 778, 779)   # the shipped weights were trained on seeds 1000-1115 and 51000-51015
+HELD_OUT = (777, 778)   # the shipped weights were trained on seeds 1000-1115 and 51000-51015
 
 
 def _dice(a, b):
@@ -115,11 +116,21 @@ def test_segmenter_on_held_out_phantoms(segmenter, seed):
     rois = joint_rois(pred)
     for side in ("left", "right"):
         assert rois[side]["found"]
-        assert np.linalg.norm(np.subtract(rois[side]["centre_mm"], ph.joints[side]["centre_mm"])) < 15.0
+        assert np.linalg.norm(np.subtract(rois[side]["centre_mm"], ph.joints[side]["centre_mm"])) < 10.0
+
+
+def test_segmenter_on_a_grading_pipeline_phantom(segmenter):
+    ph = generate_sij_ct(5, grades={"left": 3, "right": 1})   # the CT grading pipeline's phantoms
+    p = np.asarray(segmenter.segment(ph.ct).array)
+    for c in (1, 2, 3):
+        assert _dice(p == c, ph.bones == c) > DICE_MIN, (c, _dice(p == c, ph.bones == c))
+    rois = joint_rois(sacroai.Volume(p, ph.ct.affine))
+    assert rois["left"]["found"] and rois["right"]["found"]
+    assert rois["left"]["centre_mm"][0] < 0 < rois["right"]["centre_mm"][0]
 
 
 def test_segmentation_does_not_depend_on_storage_order(segmenter):
-    ph = generate_pelvis_ct(HELD_OUT[0])
+    ph = generate_pelvis_ct(780, z_range_mm=(-45, 35))      # the joints only: a short scan
     ras = np.asarray(segmenter(ph.ct).array)
     lps = reorient(ph.ct, "LPS")
     back = np.asarray(reorient(segmenter(lps), "RAS").array)
@@ -231,6 +242,8 @@ def test_weights_script_is_deterministic(tmp_path):
     assert digest["a"] == digest["b"]
 
 
-# thresholds: measured with the shipped weights (see weights/sij_ct_bones.json) minus a margin
-DICE_MIN = 0.5
-REAL_DICE_MIN = {"sacrum": 0.3, "hip_left": 0.3, "hip_right": 0.3}
+# thresholds: measured with the shipped weights minus a margin (weights/sij_ct_bones.json): held-out
+# phantoms Dice >= 0.878 (16 pelvic phantoms, every label), >= 0.936 (4 SIJ CT phantoms); real CT
+# against the TotalSegmentator masks: sacrum 0.759, left hip 0.857, right hip 0.861
+DICE_MIN = 0.85
+REAL_DICE_MIN = {"sacrum": 0.65, "hip_left": 0.75, "hip_right": 0.75}
