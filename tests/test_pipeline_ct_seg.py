@@ -93,6 +93,8 @@ def test_phantom_bad_arguments():
         generate_pelvis_ct(0, spacing=(3.0, -1.0, 3.0))
     with pytest.raises(ValueError, match="shape"):
         generate_pelvis_ct(0, shape=(10, 10))
+    with pytest.raises(ValueError, match="noise_hu"):
+        generate_pelvis_ct(0, noise_hu=-5)
 
 
 # --- the segmenter ----------------------------------------------------------------------------

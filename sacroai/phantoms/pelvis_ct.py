@@ -367,6 +367,8 @@ def generate_pelvis_ct(seed=0, *, spacing=(3.0, 3.0, 3.0), shape=None, noise_hu=
         raise ValueError(f"spacing must be 3 positive voxel sizes in mm, got {spacing!r}")
     if np.any(sp > 8):
         raise ValueError(f"spacing must be <= 8 mm per axis to draw the joints, got {tuple(sp)}")
+    if noise_hu is not None and not (np.isfinite(float(noise_hu)) and float(noise_hu) >= 0):
+        raise ValueError(f"noise_hu must be a noise sigma >= 0 HU, got {noise_hu!r}")
     geo, anat, tis, noi = (np.random.default_rng(s) for s in rng.integers(2**63, size=4))
 
     # random similarity transform frame -> world
@@ -513,8 +515,6 @@ def generate_pelvis_ct(seed=0, *, spacing=(3.0, 3.0, 3.0), shape=None, noise_hu=
     psf = tis.uniform(0.5, 1.3)
     hu = ndimage.gaussian_filter(hu, psf / sp)
     sigma = float(noi.uniform(5, 30)) if noise_hu is None else float(noise_hu)
-    if sigma < 0 or not np.isfinite(sigma):
-        raise ValueError(f"noise_hu must be >= 0 HU, got {noise_hu!r}")
     hu += sigma * noi.standard_normal(shape).astype(np.float32)
     hu = np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
 

@@ -223,10 +223,9 @@ def joint_rois(labels: Volume, *, contact_mm: float = 4.5, size_mm=(48, 48, 48))
             continue
         zone = (sacrum & ndimage.binary_dilation(hip, structure=ball)) | (hip & near_sacrum)
         pts = np.argwhere(zone)
-        if len(pts):
-            xs = labels.world(pts)[:, 0] if pts.ndim == 2 else np.empty(0)
-            keep = xs < mid_x if side == "left" else xs > mid_x
-            pts = pts[keep]
+        if len(pts):  # the side is decided in world x (RAS+), never by array index
+            xs = labels.world(pts)[:, 0]
+            pts = pts[xs < mid_x] if side == "left" else pts[xs > mid_x]
         if len(pts) == 0:
             res["reason"] = (f"the sacrum and the {LABELS[code]} do not come within {contact_mm:g} mm of each "
                              f"other on the {side} side")
