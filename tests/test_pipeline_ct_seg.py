@@ -79,6 +79,19 @@ def test_phantom_distractor_bones_are_background(phantom):
     assert bone0[:, :, k_hip_low:k_hip_low + 15].sum() > 50
 
 
+def test_phantom_metal_is_background_and_noise_is_honoured():
+    ph = generate_pelvis_ct(9, metal=True, noise_hu=0.0)
+    hu = np.asarray(ph.ct.array)
+    metal = hu > 2500
+    assert metal.sum() > 10 and (ph.labels[metal] > 0).mean() < 0.05   # in the femoral head, not the bone masks
+    assert ph.params["metal"] in ("left", "right")
+    x_metal = ph.ct.world(np.argwhere(metal))[:, 0].mean()
+    assert (x_metal < 0) == (ph.params["metal"] == "left")
+    quiet = np.asarray(generate_pelvis_ct(9, metal=False, noise_hu=0.0).ct.array)
+    noisy = np.asarray(generate_pelvis_ct(9, metal=False, noise_hu=25.0).ct.array)
+    assert 20 < np.std(noisy.astype(float) - quiet) < 30
+
+
 def test_phantom_joint_centres_match_the_label_contact_zones(phantom):
     rois = joint_rois(sacroai.Volume(phantom.labels, phantom.ct.affine))
     for side in ("left", "right"):

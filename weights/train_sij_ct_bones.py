@@ -126,8 +126,8 @@ def evaluate_phantoms(segmenter, seeds, kind):
         ct, lab = phantom(s, kind)
         pred = np.asarray(segmenter.segment(ct).array)
         rows.append({c: dice(pred == k, lab == k) for k, c in ((1, "sacrum"), (2, "hip_left"), (3, "hip_right"))})
-    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} | {"n": len(rows),
-                                                                          "min": float(min(min(r.values()) for r in rows))}
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return dict(out, n=len(rows), min=float(min(min(r.values()) for r in rows)))
 
 
 def evaluate_real_ct(segmenter, folder=REAL_DIR):

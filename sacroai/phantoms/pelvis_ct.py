@@ -260,7 +260,8 @@ def _hip(cv, g, s, jit, fem_c):
             (5, [(45, -35), (60, -10), (95, 40), (125 * fl, 105)], 4 * th),
             (20, [(44, -38), (58, -18), (98, 30), (130 * fl, 90)], 4 * th),
             (35, [(48, -35), (60, -20), (100, 20), (133 * fl, 70)], 4.5 * th),
-            (50, [(60, -22), (75, -15), (95, -5), (130 * fl, 50)], 5), (64, [(92, -8), (100, 5), (110, 18), (120, 30)], 5)]
+            (50, [(60, -22), (75, -15), (95, -5), (130 * fl, 50)], 5),
+            (64, [(92, -8), (100, 5), (110, 18), (120, 30)], 5)]
     fn, lo, hi = _swept(_mirror_poly(wing, s))
     cv.add(name, lo, hi, fn)
     # thick posterior ilium (auricular surface and iliac tuberosity)
@@ -433,11 +434,13 @@ def generate_pelvis_ct(seed=0, *, spacing=(3.0, 3.0, 3.0), shape=None, noise_hu=
 
     mus = tis.uniform(35, 60)
     for s in (-1.0, 1.0):
+        # gluteal, iliacus, obturator internus, thigh muscles
         for fn, lo, hi in (
-                (_ellipsoid((s * 115, -35, -20), (55, 50, 80)), (s * 115 - 55, -85, -100), (s * 115 + 55, 15, 60)),  # gluteal
-                (_ellipsoid((s * 82, 40, 5), (26, 48, 50)), (s * 82 - 26, -8, -45), (s * 82 + 26, 88, 55)),        # iliacus
-                (_ellipsoid((s * 70, 40, -95), (16, 45, 30)), (s * 54, -5, -125), (s * 86, 85, -65)),              # obturator
-                (_ellipsoid((s * 125, 40, -190), (60, 60, 90)), (s * 125 - 60, -20, -280), (s * 125 + 60, 100, -100))):
+                (_ellipsoid((s * 115, -35, -20), (55, 50, 80)), (s * 115 - 55, -85, -100), (s * 115 + 55, 15, 60)),
+                (_ellipsoid((s * 82, 40, 5), (26, 48, 50)), (s * 82 - 26, -8, -45), (s * 82 + 26, 88, 55)),
+                (_ellipsoid((s * 70, 40, -95), (16, 45, 30)), (s * 54, -5, -125), (s * 86, 85, -65)),
+                (_ellipsoid((s * 125, 40, -190), (60, 60, 90)), (s * 125 - 60, -20, -280),
+                 (s * 125 + 60, 100, -100))):
             paint(fn, lo, hi, mus, 8)
         a, b = (s * 35, 28, 200), (s * 72, 55, -85)
         lo, hi = _capsule_box(a, b, 22)
@@ -456,7 +459,12 @@ def generate_pelvis_ct(seed=0, *, spacing=(3.0, 3.0, 3.0), shape=None, noise_hu=
         c = (tis.uniform(-110, 110), tis.uniform(5, bb + vb - fat_mm - 15), tis.uniform(-70, 220))
         r = tis.uniform(12, 32, 3)
         kind = tis.random()
-        val = -1000 + tis.uniform(0, 200) if kind < 0.3 else (tis.uniform(-60, 40) if kind < 0.9 else tis.uniform(100, 250))
+        if kind < 0.3:      # gas
+            val = -1000 + tis.uniform(0, 200)
+        elif kind < 0.9:    # fluid / stool
+            val = tis.uniform(-60, 40)
+        else:               # oral contrast
+            val = tis.uniform(100, 250)
         paint(_ellipsoid(c, r + 3), np.array(c) - r - 3, np.array(c) + r + 3, 40.0, 5)          # bowel wall
         paint(_ellipsoid(c, r), np.array(c) - r, np.array(c) + r, val, 30 if kind >= 0.3 else 60)
         if 0.3 <= kind < 0.9 and tis.random() < 0.6:                                             # gas bubble
