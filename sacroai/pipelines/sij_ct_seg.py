@@ -8,7 +8,9 @@ and that side's hip bone meet.
 The network is an nnU-Net-style 2-D ``PlainConvUNet`` applied to axial
 slices (2.5-D: the slice and its two neighbours as channels) on a 3 mm RAS
 grid, with nnU-Net's CT normalisation (clip to the 0.5/99.5 percentiles of
-the training bones' HU, z-score with their mean/std).  It was trained on
+the training bones' HU, z-score with their mean/std); by default the softmax
+of the scan and of its left-right mirror (hip classes swapped) are averaged.
+Per label the largest 3-D component (and pieces >= 25 % of it) is kept.  It was trained on
 procedural phantoms only (``sacroai.phantoms.generate_pelvis_ct`` and
 ``generate_sij_ct``); see ``weights/sij_ct_bones.json`` for how it transfers
 to a real CT.
