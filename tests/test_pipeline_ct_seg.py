@@ -182,6 +182,12 @@ def test_joint_rois_errors_and_missing_contact():
     assert r["right"]["slices"] == (5, 14)
     x = r["right"]["centre_mm"][0]
     assert 3 * 21 < x < 3 * 23       # between the sacrum's last and the hip bone's first column
+    (i0, i1), (j0, j1), (k0, k1) = r["right"]["box"]
+    assert ((i0, i1), (j0, j1), (k0, k1)) == ((14, 30), (7, 23), (2, 18))   # 16 voxels = 48 mm around (21.5, 14.5, 9.5)
+    small = joint_rois(sacroai.Volume(lab, np.diag([3.0, 3.0, 3.0, 1.0])), size_mm=(96, 24, 24))["right"]["box"]
+    assert small == ((6, 38), (11, 19), (6, 14))   # 32 voxels along i (inside the 40-voxel grid), 8 along j and k
+    with pytest.raises(ValueError, match="size_mm"):
+        joint_rois(sacroai.Volume(lab, np.diag([3.0, 3.0, 3.0, 1.0])), size_mm=(48, -1, 48))
 
 
 def test_joint_rois_sides_follow_world_x_not_array_index():

@@ -189,7 +189,8 @@ def joint_rois(labels: Volume, *, contact_mm: float = 4.5, size_mm=(48, 48, 48))
     contact-zone centroid), ``centre_ijk`` (voxel index, float), ``n_contact_voxels``,
     ``slices`` ((k_first, k_last) of the contact zone along the array's third axis),
     ``box`` ((i0, i1), (j0, j1), (k0, k1)) half-open voxel ranges of a ``size_mm`` box
-    around the centre, clipped to the volume, and ``size_mm``.
+    (round(size_mm / spacing) voxels per axis) centred on the centre, clipped to the volume,
+    and ``size_mm``.
     """
     if not isinstance(labels, Volume):
         raise TypeError(f"labels must be a sacroai.Volume (from CTBoneSegmenter.segment), got {type(labels).__name__}")
@@ -234,9 +235,9 @@ def joint_rois(labels: Volume, *, contact_mm: float = 4.5, size_mm=(48, 48, 48))
             out[side] = res
             continue
         c = pts.mean(axis=0)
-        half = size / 2.0 / sp
-        box = tuple((int(max(np.floor(c[a] - half[a]), 0)), int(min(np.ceil(c[a] + half[a]) + 1, lab.shape[a])))
-                    for a in range(3))
+        n = np.maximum(np.rint(size / sp), 1).astype(int)          # voxels per side of the box
+        start = np.floor(c - n / 2.0 + 0.5).astype(int)              # centred on the centroid
+        box = tuple((int(max(start[a], 0)), int(min(start[a] + n[a], lab.shape[a]))) for a in range(3))
         res.update(found=True, centre_ijk=tuple(float(v) for v in c),
                    centre_mm=tuple(float(v) for v in labels.world(c)),
                    n_contact_voxels=int(len(pts)), slices=(int(pts[:, 2].min()), int(pts[:, 2].max())), box=box)
