@@ -12,4 +12,7 @@ per sequence under patient-level CV, stacked, combined with clinical factors).
 ``sacroai.pipelines.sij_ct``: pelvic CT (HU) → bones → joint ROIs → modified New York
 grade per joint (3-D CNN) and the mNY criterion, erosion and ankylosis per slice (2-D CNNs)
 with a k-slice patient rule, Grad-CAM++ maps.
+
+``sacroai.pipelines.sij_ct_seg``: pelvic CT (HU) → sacrum and left/right hip bone labels
+(``CTBoneSegmenter``) → sacroiliac-joint ROIs (``joint_rois``).
 """
