@@ -243,6 +243,18 @@ class SIJCTResult:
 
 # ---------------------------------------------------------------- pipeline
 
+def _coarser_than_training(ct: Volume) -> str:
+    """A warning when the CT's voxels are much coarser than the ROI grid the networks learned on."""
+    sp = sorted(float(v) for v in ct.spacing)
+    in_plane, through = max(sp[:2]), sp[2]
+    if in_plane > 1.6 * ROI_SPACING_MM[0] or through > 1.6 * ROI_SPACING_MM[2]:
+        return (f"voxels of {in_plane:.2g} mm in plane and {through:.2g} mm between slices are coarser than the "
+                f"{ROI_SPACING_MM[0]} x {ROI_SPACING_MM[1]} x {ROI_SPACING_MM[2]} mm the grader and slice detectors "
+                f"were trained on: the joint ROIs are reliable, the grades and erosion/ankylosis calls are not "
+                f"(a thin-slice reconstruction, <= 1.25 mm in plane and <= 2.5 mm slices, is needed)")
+    return ""
+
+
 class SIJCTPipeline:
     """The SIJ CT pipeline: segmenter, mNY grader, erosion and ankylosis slice detectors.
 
@@ -333,6 +345,9 @@ class SIJCTPipeline:
         ct = check_ct(ct)
         audit = [f"input: shape {tuple(ct.spatial_shape)}, voxel {tuple(round(float(s), 3) for s in ct.spacing)} mm, "
                  f"orientation {ct.orientation}"]
+        coarse = _coarser_than_training(ct)
+        if coarse:
+            audit.append(f"warning: {coarse}")
         if labels is None:
             if self.segmenter is None:
                 raise ValueError("labels: this pipeline has no segmenter, so it needs bone labels (0 background, "
