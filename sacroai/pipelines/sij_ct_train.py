@@ -271,7 +271,7 @@ def train_sij_ct(out_dir: str = "weights", seed: int = 0, n_train: int = 100, n_
 
     for m in (grader, *nets.values()):
         m.eval()
-    pipeline = pipe.SIJCTPipeline(CTBoneSegmenter(), grader, nets["erosion"], nets["ankylosis"])
+    pipeline = pipe.SIJCTPipeline(CTBoneSegmenter.from_weights(), grader, nets["erosion"], nets["ankylosis"])
     val_rows = run_phantoms(pipeline, seed, "val", n_val, progress=progress)
     rules = {name: choose_rule(val_rows, name) for name in ("erosion", "ankylosis")}
     pipeline.erosion_rule = {k: rules["erosion"][k] for k in ("k", "threshold")}
@@ -286,7 +286,7 @@ def train_sij_ct(out_dir: str = "weights", seed: int = 0, n_train: int = 100, n_
                        f"{JITTER_MM} mm; never on patient data"),
         "validated_on": f"{n_val} phantoms default_rng([{seed}, 2, i]), cohort grade mix, through the whole pipeline",
         "held_out": (f"{n_test} phantoms default_rng([{seed}, 3, i]), cohort grade mix, whole pipeline with the "
-                     f"threshold bone segmenter of sacroai.pipelines.sij_ct_seg"),
+                     f"shipped CT bone segmenter (sacroai.pipelines.sij_ct_seg, weights/sij_ct_bones)"),
         "input": (f"ROI {list(pipe.ROI_SHAPE)} voxels at {list(pipe.ROI_SPACING_MM)} mm around the joint's "
                   f"contact zone, first axis medial->lateral (left joint mirrored), HU bone window level "
                   f"{pipe.WINDOW_HU[0]} width {pipe.WINDOW_HU[1]} mapped to [-1, 1]"),
