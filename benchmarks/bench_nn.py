@@ -129,12 +129,14 @@ def bench_resnet(batch, size, reps, rows):
 
 
 def train_step_row(ours, tm, x, rng, label, reps, rows):
-    """Time one forward + backward of a classifier (2 outputs) in both libraries."""
+    """Time one forward + backward (a random output gradient) of a network in both libraries."""
     batch = len(x)
     ours.train()
     tm.train()
     tx = torch.from_numpy(x)
-    g = rng.standard_normal((batch, 2), dtype=np.float32)
+    with torch.no_grad():
+        shape = tuple(tm(tx).shape)
+    g = rng.standard_normal(shape, dtype=np.float32)
     tg = torch.from_numpy(g)
 
     def torch_step():
@@ -197,23 +199,7 @@ def bench_unet(size, reps, rows):
     with nn.no_grad():
         t_ours = best_time(lambda: ours(x), reps)
     rows.append((f"unet3d 16-128 infer 1x1x{size}^3 (vol/s)", t_ours, t_torch, 1 / t_ours, 1 / t_torch, None))
-    ours.train()
-    tm.train()
-    g = rng.standard_normal((1, 2, size, size, size), dtype=np.float32)
-    tg = torch.from_numpy(g)
-
-    def torch_step():
-        tm.zero_grad(set_to_none=True)
-        tm(tx).backward(tg)
-
-    def ours_step():
-        ours.zero_grad()
-        ours(x)
-        ours.backward(g)
-
-    t_torch = best_time(torch_step, reps)
-    t_ours = best_time(ours_step, reps)
-    rows.append((f"unet3d 16-128 train step 1x1x{size}^3 (vol/s)", t_ours, t_torch, 1 / t_ours, 1 / t_torch, None))
+    train_step_row(ours, tm, x, rng, f"unet3d 16-128 train step 1x1x{size}^3 (vol/s)", reps, rows)
 
 
 def print_rows(threads, rows):
@@ -241,30 +227,6 @@ def bench_densenet(batch, size, reps, rows):
     train_step_row(ours, tm, x, rng, f"densenet121 2D train step {batch}x1x{size}^2 (img/s)", reps, rows)
 
 
-def seg_train_step_row(ours, tm, x, rng, label, reps, rows):
-    """Time one forward + backward of a segmentation network (any output shape) in both libraries."""
-    ours.train()
-    tm.train()
-    tx = torch.from_numpy(x)
-    with torch.no_grad():
-        shape = tuple(tm(tx).shape)
-    g = rng.standard_normal(shape, dtype=np.float32)
-    tg = torch.from_numpy(g)
-
-    def torch_step():
-        tm.zero_grad(set_to_none=True)
-        tm(tx).backward(tg)
-
-    def ours_step():
-        ours.zero_grad()
-        ours(x)
-        ours.backward(g)
-
-    t_torch = best_time(torch_step, reps)
-    t_ours = best_time(ours_step, reps)
-    rows.append((label, t_ours, t_torch, len(x) / t_ours, len(x) / t_torch, None))
-
-
 def bench_more_models(quick, reps, rows):
     """Training steps of the other models the studies use, against the parity tests' PyTorch twins."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
@@ -287,7 +249,7 @@ def bench_more_models(quick, reps, rows):
     ]
     for label, ours, tm, xx in cases:
         tm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
-        seg_train_step_row(ours, tm, xx, rng, label, reps, rows)
+        train_step_row(ours, tm, xx, rng, label, reps, rows)
 
 
 def main():

@@ -17,26 +17,17 @@ os.environ.pop("OPENBLAS_CORETYPE", None)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sacroai  # noqa: E402
-from sacroai.nn.inference import predict  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline_timing import best, compare_network, network_header  # noqa: E402
 from sacroai.phantoms import generate_sij_mri, random_lesions  # noqa: E402
 from sacroai.pipelines import sij_mri  # noqa: E402
 from sacroai.pipelines import sij_mri_prep as prep  # noqa: E402
 from sacroai.nn.models import UNet  # noqa: E402
-
-
-def best(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 OTHER_STUDIES = ("sij_ct", "hip_xray", "dlr")
@@ -89,7 +80,7 @@ def run_sij_mri(a, cores):
     xb = prep.network_grid(vol, prep.BONES_SPACING_MM).array
     g = prep.network_grid(vol, prep.BME_SPACING_MM)
     xm = np.concatenate([g.array, np.ones_like(g.array)], axis=1)
-    print(f"\n{'network':22s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
+    network_header()
     # the PyTorch twins the parity tests use, with the same attribute names
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
     from test_nn_models_attention_unet import TAttentionUNet
@@ -102,18 +93,7 @@ def run_sij_mri(a, cores):
         return t.eval()
 
     for name, model, x in (("bones U-Net, 1.6 mm", pipe.bones, xb), ("oedema attention U-Net", pipe.bme, xm)):
-        tmodel = torch_twin(model)
-        with torch.no_grad():
-            ref = tmodel(torch.from_numpy(x)).numpy()
-        ours = predict(model, x, batch_size=len(x))
-        err = float(np.abs(ours - ref).max() / (np.abs(ref).max() + 1e-12))
-        for threads in sorted({1, cores}):
-            sacroai.set_num_threads(threads)
-            torch.set_num_threads(threads)
-            ts = best(lambda: predict(model, x, batch_size=len(x)), a.repeat)
-            with torch.no_grad():
-                tt = best(lambda: tmodel(torch.from_numpy(x)), a.repeat)
-            print(f"{name:22s} {threads:7d} {ts:10.4f} {tt:10.4f} {tt / ts:13.2f}x   (max rel. diff {err:.1e})")
+        compare_network(torch, name, model, torch_twin(model), x, cores, a.repeat)
 
 
 if __name__ == "__main__":

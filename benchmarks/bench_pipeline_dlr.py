@@ -14,27 +14,17 @@ import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import sacroai  # noqa: E402
-from sacroai.nn.inference import predict  # noqa: E402
+from pipeline_timing import best, compare_network, network_header, standalone_main  # noqa: E402
 from sacroai.phantoms.sij_mri_multiseq import generate_multiseq_cohort  # noqa: E402
 from sacroai.pipelines import dlr  # noqa: E402
 
-
-def best(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 def torch_twin(torch, backbone, width, state):
@@ -66,37 +56,16 @@ def run(args, cores):
         print("\nPyTorch not installed: network comparison skipped")
         return
     X = dlr.case_inputs(cases, study.sequences, study.n_slices)
-    print(f"\n{'network':28s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
+    network_header()
     for s in study.sequences:
         model = study.networks[s]
         x = X[s].reshape((-1,) + X[s].shape[2:])
         tmodel = torch_twin(torch, study.backbones[s], study.width, model.state_dict())
-        with torch.no_grad():
-            ref = tmodel(torch.from_numpy(x)).numpy()
-        ours = predict(model, x, batch_size=len(x))
-        err = float(np.abs(ours - ref).max() / (np.abs(ref).max() + 1e-12))
-        name = f"{s} {study.backbones[s]} w{study.width}"
-        for threads in sorted({1, cores}):
-            sacroai.set_num_threads(threads)
-            torch.set_num_threads(threads)
-            ts = best(lambda: predict(model, x, batch_size=len(x)), args.repeat)
-            with torch.no_grad():
-                tt = best(lambda: tmodel(torch.from_numpy(x)), args.repeat)
-            print(f"{name:28s} {threads:7d} {ts:10.4f} {tt:10.4f} {tt / ts:13.2f}x   (max rel. diff {err:.1e})")
+        compare_network(torch, f"{s} {study.backbones[s]} w{study.width}", model, tmodel, x, cores, args.repeat)
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--patients", type=int, default=4)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="1 patient, 1 repeat")
-    a = p.parse_args()
-    if a.quick:
-        a.patients, a.repeat = 1, 1
-    info = sacroai.config.build_info()
-    cores = len(os.sched_getaffinity(0))
-    print(f"sacroai {info['sacroai']}; BLAS core {info['blas_corename']} ({info['blas_parallel']}); {cores} cores")
-    run(a, cores)
+    standalone_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

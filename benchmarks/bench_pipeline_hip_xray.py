@@ -15,26 +15,16 @@ import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sacroai  # noqa: E402
-from sacroai.nn.inference import predict  # noqa: E402
+from pipeline_timing import best, compare_network, network_header, standalone_main  # noqa: E402
 from sacroai.pipelines import hip_xray  # noqa: E402
 from sacroai.pipelines.hip_xray_train import phantom  # noqa: E402
 
-
-def best(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 def run(args, cores):
@@ -61,33 +51,12 @@ def run(args, cores):
     tmodel = torch_twin(pipe.model, cfg, hip_xray.HEADS)
     crops = np.concatenate([np.stack(list(pipe.crops(v)[0].values())) for v in images])[:, None]
     crops = np.ascontiguousarray(crops, dtype=np.float32)
-    with torch.no_grad():
-        ref = tmodel(torch.from_numpy(crops)).numpy()
-    ours = predict(pipe.model, crops, batch_size=len(crops))
-    err = float(np.abs(ours - ref).max() / (np.abs(ref).max() + 1e-12))
-    print(f"\n{'network':28s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
-    name = f"multi-task DenseNet, {len(crops)} hips"
-    for threads in sorted({1, cores}):
-        sacroai.set_num_threads(threads)
-        torch.set_num_threads(threads)
-        ts = best(lambda: predict(pipe.model, crops, batch_size=len(crops)), args.repeat)
-        with torch.no_grad():
-            tt = best(lambda: tmodel(torch.from_numpy(crops)), args.repeat)
-        print(f"{name:28s} {threads:7d} {ts:10.4f} {tt:10.4f} {tt / ts:13.2f}x   (max rel. diff {err:.1e})")
+    network_header()
+    compare_network(torch, f"multi-task DenseNet, {len(crops)} hips", pipe.model, tmodel, crops, cores, args.repeat)
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--patients", type=int, default=4)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="a small smoke run (1 patient, 1 repeat)")
-    a = p.parse_args()
-    if a.quick:
-        a.patients, a.repeat = 1, 1
-    info = sacroai.config.build_info()
-    cores = len(os.sched_getaffinity(0))
-    print(f"sacroai {info['sacroai']}; BLAS core {info['blas_corename']} ({info['blas_parallel']}); {cores} cores")
-    run(a, cores)
+    standalone_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

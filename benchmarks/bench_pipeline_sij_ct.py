@@ -16,26 +16,15 @@ import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sacroai  # noqa: E402
-from sacroai.nn.inference import predict  # noqa: E402
+from pipeline_timing import best, compare_network, network_header, standalone_main  # noqa: E402
 from sacroai.phantoms.sij_ct import generate_sij_ct  # noqa: E402
 from sacroai.pipelines import sij_ct  # noqa: E402
-
-
-def best(fn, repeat):
-    ts = []
-    for _ in range(max(1, int(repeat))):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 def run(args, cores):
@@ -69,36 +58,15 @@ def run(args, cores):
         t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
         return t.eval()
 
-    print(f"\n{'network':28s} {'threads':>7s} {'sacroai s':>10s} {'torch s':>10s} {'torch/sacroai':>14s}")
+    network_header()
     for name, model, x, sd in (("mNY grader 3-D, 2 ROIs", pipe.grader, x3, 3),
                                (f"erosion 2-D, {len(x2)} slices", pipe.erosion_net, x2, 2),
                                (f"ankylosis 2-D, {len(x2)} slices", pipe.ankylosis_net, x2, 2)):
-        tmodel = twin(model, sd)
-        with torch.no_grad():
-            ref = tmodel(torch.from_numpy(x)).numpy()
-        ours = predict(model, x, batch_size=len(x))
-        err = float(np.abs(ours - ref).max() / (np.abs(ref).max() + 1e-12))
-        for threads in sorted({1, cores}):
-            sacroai.set_num_threads(threads)
-            torch.set_num_threads(threads)
-            ts = best(lambda: predict(model, x, batch_size=len(x)), args.repeat)
-            with torch.no_grad():
-                tt = best(lambda: tmodel(torch.from_numpy(x)), args.repeat)
-            print(f"{name:28s} {threads:7d} {ts:10.4f} {tt:10.4f} {tt / ts:13.2f}x   (max rel. diff {err:.1e})")
+        compare_network(torch, name, model, twin(model, sd), x, cores, args.repeat)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--patients", type=int, default=4)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="one patient, one repeat")
-    a = p.parse_args()
-    if a.quick:
-        a.patients, a.repeat = 1, 1
-    info = sacroai.config.build_info()
-    cores = len(os.sched_getaffinity(0))
-    print(f"sacroai {info['sacroai']}; BLAS core {info['blas_corename']} ({info['blas_parallel']}); {cores} cores")
-    run(a, cores)
+    standalone_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
