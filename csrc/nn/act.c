@@ -56,11 +56,18 @@ sai_status sai_act_backward(sai_act_kind kind, const float *saved, const float *
     for (int64_t b = 0; b < nb; b++) {
         const int64_t lo = b * BLOCK, hi = lo + BLOCK < count ? lo + BLOCK : count;
         switch (kind) {
+        /* dy is loaded unconditionally so the select vectorises (a conditional load does not) */
         case SAI_ACT_RELU:
-            for (int64_t i = lo; i < hi; i++) dx[i] = saved[i] > 0.0f ? dy[i] : 0.0f;
+            for (int64_t i = lo; i < hi; i++) {
+                const float g = dy[i];
+                dx[i] = saved[i] > 0.0f ? g : 0.0f;
+            }
             break;
         case SAI_ACT_LEAKY_RELU:
-            for (int64_t i = lo; i < hi; i++) dx[i] = saved[i] > 0.0f ? dy[i] : dy[i] * slope;
+            for (int64_t i = lo; i < hi; i++) {
+                const float g = dy[i], gs = g * slope;
+                dx[i] = saved[i] > 0.0f ? g : gs;
+            }
             break;
         case SAI_ACT_SIGMOID:
             for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * saved[i] * (1.0f - saved[i]);
