@@ -17,7 +17,6 @@
 """
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import json
@@ -25,6 +24,8 @@ import os
 import time
 
 import numpy as np
+
+from .plotting.report import png_tag
 
 
 def _logit(p):
@@ -68,13 +69,6 @@ def _oof_logistic(X, y, groups, seed):
 def _dice(a, b) -> float:
     a, b = np.asarray(a, bool), np.asarray(b, bool)
     return float(2.0 * (a & b).sum() / (a.sum() + b.sum())) if (a.sum() + b.sum()) else 1.0
-
-
-def _img_tag(path, width=None):
-    with open(path, "rb") as f:
-        data = base64.b64encode(f.read()).decode()
-    w = f' width="{width}"' if width else ""
-    return f'<img src="data:image/png;base64,{data}"{w}>'
 
 
 # study name -> (module, function) of its demo; each takes out, patients, seed, weights, train, progress
@@ -236,7 +230,7 @@ def _write_html(out, metrics, rows):
         ] + [(f"AUC (DeLong 95% CI), {name}", a) for name, a in metrics["auc"].items()])
     tests = "".join(f"<tr><td>{html.escape(k)}</td><td>z = {v['z']:.2f}, p = {v['p_value']:.3g}</td></tr>"
                     for k, v in metrics["delong"].items())
-    overlays = "".join(_img_tag(os.path.join(out, "overlays", f), 900) + "<br>"
+    overlays = "".join(png_tag(os.path.join(out, "overlays", f), 900) + "<br>"
                        for f in sorted(os.listdir(os.path.join(out, "overlays"))))
     per_patient = "".join(
         f"<tr><td>{r['patient']}</td><td>{r['sparcc_truth']}</td><td>{r['sparcc_pred']}</td>"
@@ -253,8 +247,8 @@ figures describe phantoms, not patients.</p>
 ASAS MRI rule from the maps agrees with the truth in {100 * metrics['asas_from_maps_accuracy']:.0f}% of patients.</p>
 <p>Segmentation Dice against the phantoms' true masks (mean over patients): sacrum {metrics['dice']['sacrum']:.3f},
 ilium {metrics['dice']['ilium']:.3f}, bone-marrow oedema {metrics['dice']['bme']:.3f}.</p>
-<h2>ROC, calibration and decision curves</h2>{_img_tag(os.path.join(out, 'report.png'), 1050)}
-<h2>Bland-Altman</h2>{_img_tag(os.path.join(out, 'bland_altman.png'), 600)}
+<h2>ROC, calibration and decision curves</h2>{png_tag(os.path.join(out, 'report.png'), 1050)}
+<h2>Bland-Altman</h2>{png_tag(os.path.join(out, 'bland_altman.png'), 600)}
 <h2>Overlays for the reader (scored slices; quadrants yellow, oedema red)</h2>{overlays}
 <h2>Patients</h2><table><tr><th>patient</th><th>SPARCC truth</th><th>SPARCC pipeline</th><th>active (truth)</th>
 <th>P(active), image</th></tr>{per_patient}</table>

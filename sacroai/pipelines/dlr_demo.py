@@ -23,17 +23,10 @@ import time
 
 import numpy as np
 
+from ..plotting.report import png_tag
 from .dlr import DLRStudy, evaluate_models
 
 DEMO_COHORT_OFFSET = 5000
-
-
-def _img_tag(path, width=None):
-    import base64
-    with open(path, "rb") as f:
-        data = base64.b64encode(f.read()).decode()
-    w = f' width="{width}"' if width else ""
-    return f'<img src="data:image/png;base64,{data}"{w}>'
 
 
 def run_demo(out: str = "report_dlr", patients: int = 60, seed: int = 0, weights: str | None = None,
@@ -141,9 +134,9 @@ These figures describe phantoms, not patients.</p>
 <h2>Discrimination and calibration</h2><table><tr><th>model</th><th>AUC (DeLong 95% CI)</th><th>Brier</th>
 <th>calibration intercept</th><th>slope</th></tr>{aucs}</table>
 <h3>Paired DeLong tests (AUC difference, 95% CI)</h3><table>{tests}</table>
-<h2>ROC, calibration and decision curves</h2>{_img_tag(os.path.join(out, 'report.png'), 1050)}
+<h2>ROC, calibration and decision curves</h2>{png_tag(os.path.join(out, 'report.png'), 1050)}
 <h3>Net benefit at threshold probabilities</h3><table><tr><th>model</th>{dca_head}</tr>{dca}</table>
-<h2>Nomogram of the combined model</h2>{_img_tag(os.path.join(out, 'nomogram.png'), 900)}
+<h2>Nomogram of the combined model</h2>{png_tag(os.path.join(out, 'nomogram.png'), 900)}
 <table><tr><th>term</th><th>coefficient (log-odds)</th></tr>{coefs}</table>
 <p>All numbers: <code>metrics.json</code>.</p></body></html>"""
     tmp = os.path.join(out, "index.html.tmp")

@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from ..plotting.report import png_tag
+
 from . import hip_xray as pipe
 
 
@@ -79,14 +81,6 @@ def _confusion_figure(path, panels, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _img_tag(path, width=None):
-    import base64
-    with open(path, "rb") as f:
-        data = base64.b64encode(f.read()).decode()
-    w = f' width="{width}"' if width else ""
-    return f'<img src="data:image/png;base64,{data}"{w}>'
 
 
 def run_demo(out: str = "report_hip_xray", patients: int = 40, seed: int = 0, weights: str | None = None,
@@ -231,7 +225,7 @@ def _write_html(out, metrics, hips):
     dicom_html = (html.escape(dicom) if isinstance(dicom, str) else "".join(
         f"<li>{d['patient']}: {d['photometric']}, spacing from {html.escape(str(d['spacing_source']))}, grades equal "
         f"to the PNG's: {d['grades_equal_png']}</li>" for d in dicom or []))
-    overlays = "".join(_img_tag(os.path.join(out, "overlays", f), 1000) + "<br>"
+    overlays = "".join(png_tag(os.path.join(out, "overlays", f), 1000) + "<br>"
                        for f in sorted(os.listdir(os.path.join(out, "overlays"))))
     per_hip = "".join(f"<tr><td>{h['patient']}</td><td>{h['side']}</td><td>{h['croft_true']}</td>"
                       f"<td>{h['croft_pred']}</td><td>{h['kl_true']}</td><td>{h['kl_pred']}</td></tr>" for h in hips)
@@ -245,13 +239,13 @@ describe phantoms, not patients.</p>
 <th>kappa (quadratic)</th></tr>{rows}</table>
 <p>Heads: femoral osteophytes = max(superior, inferior), acetabular = max(superior, inferior), JSN =
 max(superior, medial), each 0-3; sclerosis and cysts 0/1.</p>
-{_img_tag(os.path.join(out, 'confusion_features.png'), 1050)}
+{png_tag(os.path.join(out, 'confusion_features.png'), 1050)}
 <h2>Hip grades from the predicted features</h2>
 <p>Croft (sacroai.scores.oarsi_hip; deformity not assessed, so 5 is reported as 4): accuracy
 {g['croft']['accuracy']:.3f}, quadratic kappa {g['croft']['kappa_quadratic']:.3f}, RHOA (Croft &ge; 3) accuracy
 {g['croft']['rhoa_croft_accuracy']:.3f}.<br>K-L ({html.escape(g['kl']['rule'])}): accuracy {g['kl']['accuracy']:.3f},
 quadratic kappa {g['kl']['kappa_quadratic']:.3f}, K-L &ge; 2 accuracy {g['kl']['radiographic_oa_accuracy']:.3f}.</p>
-{_img_tag(os.path.join(out, 'confusion_grades.png'), 700)}
+{png_tag(os.path.join(out, 'confusion_grades.png'), 700)}
 <h2>File input</h2><p>A PNG without spacing: <code>{html.escape(str(io.get('png_without_spacing')))}</code></p>
 <ul>{dicom_html}</ul>
 <h2>Overlays (crop boxes, grades, Grad-CAM++ of the JSN head)</h2>{overlays}

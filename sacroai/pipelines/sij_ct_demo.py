@@ -143,7 +143,7 @@ def run_demo(out: str = "report_sij_ct", patients: int = 40, seed: int = 0, weig
 
 
 def _write_html(out: str, m: dict, rows: list) -> None:
-    from ..demo import _img_tag
+    from ..plotting import png_tag
 
     def ci(e):
         if not e or e.get("estimate") is None or not np.isfinite(e["estimate"]):
@@ -166,7 +166,7 @@ def _write_html(out: str, m: dict, rows: list) -> None:
         f"<tr><td>{name}: k = {m[name]['rule']['k']}, threshold {m[name]['rule']['threshold']} "
         f"({m[name]['n_positive']} positive patients)</td><td>sensitivity {ci(m[name]['sensitivity'])}</td>"
         f"<td>specificity {ci(m[name]['specificity'])}</td></tr>" for name in ("erosion", "ankylosis"))
-    overlays = "".join(_img_tag(os.path.join(out, "overlays", f), 700) + "<br>"
+    overlays = "".join(png_tag(os.path.join(out, "overlays", f), 700) + "<br>"
                        for f in sorted(os.listdir(os.path.join(out, "overlays"))))
     per_patient = "".join(
         f"<tr><td>{r['patient']}</td><td>{r['truth']['grades']['left']} / {r['truth']['grades']['right']}</td>"
@@ -179,10 +179,10 @@ def _write_html(out: str, m: dict, rows: list) -> None:
 <p>{m['patients']} held-out phantom patients ({m['n_joints']} joints graded, {m['n_joints_not_found']} not found).
 Pipeline {m['seconds']['per_patient']} s per patient. The networks were trained on phantoms only; these figures
 describe phantoms, not patients.</p>
-<h2>3-class grading per joint (0-I / II / III-IV)</h2><table>{aucs}</table>{_img_tag(os.path.join(out, 'roc_class3.png'), 1050)}
-<h2>Confusion matrices and agreement</h2><table>{acc}</table>{_img_tag(os.path.join(out, 'confusion.png'), 850)}
+<h2>3-class grading per joint (0-I / II / III-IV)</h2><table>{aucs}</table>{png_tag(os.path.join(out, 'roc_class3.png'), 1050)}
+<h2>Confusion matrices and agreement</h2><table>{acc}</table>{png_tag(os.path.join(out, 'confusion.png'), 850)}
 <h2>Erosion and ankylosis per patient (Wilson 95% CI)</h2><table>{det}</table>
-{_img_tag(os.path.join(out, 'k_sweep.png'), 850)}
+{png_tag(os.path.join(out, 'k_sweep.png'), 850)}
 <h2>Grad-CAM++ of the decisions</h2>{overlays}
 <h2>Patients</h2><table><tr><th>patient</th><th>grades L/R truth</th><th>grades L/R pipeline</th>
 <th>mNY truth</th><th>mNY pipeline</th><th>erosion truth/pipeline</th><th>ankylosis truth/pipeline</th></tr>

@@ -202,8 +202,7 @@ class SIJMRIPipeline:
             bones, _ = self.segment_bones(vol)
         elif modality == "CT":
             if segmenter is None:
-                from .sij_ct_seg import CTBoneSegmenter
-                segmenter = CTBoneSegmenter.from_weights()
+                segmenter = self._ct_bones()
             labels = np.asarray(segmenter.segment(vol).array)
             bones = np.where(labels == 1, 1, np.where((labels == 2) | (labels == 3), 2, 0)).astype(np.uint8)
         else:
@@ -223,6 +222,13 @@ class SIJMRIPipeline:
                 raise ValueError(f"no sacroiliac joint found: the {side} joint is visible on {seen} slices "
                                  f"(at least {MIN_JOINT_SLICES} expected)")
         return bones, quads
+
+    def _ct_bones(self):
+        """The shipped CT bone segmenter, loaded on first use and kept for later CTs."""
+        if getattr(self, "_ct_segmenter", None) is None:
+            from .sij_ct_seg import CTBoneSegmenter
+            self._ct_segmenter = CTBoneSegmenter.from_weights()
+        return self._ct_segmenter
 
     def segment_bme(self, vol: Volume, quadrants: np.ndarray, threshold: float = 0.5) -> tuple:
         """(mask bool, probability float32) of oedema on ``vol``'s grid, inside the quadrants."""

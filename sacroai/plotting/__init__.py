@@ -6,7 +6,7 @@ and a metrics table of one study on one page (PNG, PDF or HTML).
 """
 from .displays import (BlandAltmanDisplay, CalibrationDisplay, ConfusionMatrixDisplay, DecisionCurveDisplay,
                        NomogramDisplay, PrecisionRecallDisplay, RocDisplay, overlay_heatmap)
-from .report import report
+from .report import png_tag, report
 
 __all__ = ["RocDisplay", "PrecisionRecallDisplay", "CalibrationDisplay", "DecisionCurveDisplay",
-           "ConfusionMatrixDisplay", "BlandAltmanDisplay", "NomogramDisplay", "overlay_heatmap", "report"]
+           "ConfusionMatrixDisplay", "BlandAltmanDisplay", "NomogramDisplay", "overlay_heatmap", "report", "png_tag"]

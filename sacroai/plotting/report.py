@@ -8,6 +8,15 @@ import numpy as np
 from ._mpl import pyplot
 
 
+def png_tag(path, width=None) -> str:
+    """An HTML ``<img>`` that embeds the PNG file at ``path`` (base64 data URI), so a
+    report page stays one self-contained file; ``width`` in CSS pixels."""
+    with open(path, "rb") as f:
+        data = base64.b64encode(f.read()).decode()
+    w = f' width="{width}"' if width else ""
+    return f'<img src="data:image/png;base64,{data}"{w}>'
+
+
 def _metrics_rows(y_true, risks, threshold, conf_level):
     from ..stats import brier_score, calibration_fit, diagnostic_accuracy, roc_auc
     rows = []
