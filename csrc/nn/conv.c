@@ -19,6 +19,7 @@
 
 #include "nn_internal.h"
 #include "gemm_avx512.h"
+#include "winograd.h"
 
 /* Bytes of one column tile; sized for a 1 MiB L2 shared with sgemm's packing. */
 static int64_t g_tile_bytes = 384 * 1024;
@@ -258,25 +259,6 @@ static int implicit_ok(const sai_conv_geom *g)
 
 #define IMPLICIT_Q 192 /* output positions per work item (4 kernel panels) */
 
-/* ap[i][q][r] = t[(8 i + r) * ld + q] for rows < m (0 beyond): the A operand
- * of sai_gemm8x48 from a grad_output tile. */
-static void pack_rows8(const float *t, int m, int n, int64_t ld, float *ap)
-{
-    const int panels = (m + 7) / 8;
-    for (int i = 0; i < panels; i++) {
-        float *dst = ap + (size_t)i * n * 8;
-        for (int r = 0; r < 8; r++) {
-            const int row = i * 8 + r;
-            if (row < m) {
-                const float *src = t + (int64_t)row * ld;
-                for (int q = 0; q < n; q++) dst[(size_t)q * 8 + r] = src[q];
-            } else {
-                for (int q = 0; q < n; q++) dst[(size_t)q * 8 + r] = 0.0f;
-            }
-        }
-    }
-}
-
 static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                         float *y)
 {
@@ -372,6 +354,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    if (sai_conv_winograd_ok(g)) return sai_conv_forward_winograd(g, x, w, b, y);
     if (use_implicit() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
     int T;
     const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
@@ -570,6 +553,10 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     SAI_NN_CHECK_PTR(dw, "grad_weight");
     sai_status rc = check_geom(g);
     if (rc) return rc;
+    if (sai_conv_winograd_weight_ok(g)) {
+        if ((rc = sai_conv_backward_weight_winograd(g, x, dy, dw))) return rc;
+        return db ? sai_channel_sum(dy, g->n, g->c_out, prod3(g->out), db) : SAI_OK;
+    }
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
@@ -624,7 +611,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
                 }
                 if (packed) {
                     sai_pack_bt48(col, K, nj, nj, bpk);
-                    pack_rows8(dtmp, mg, nj, nj, apk);
+                    sai_pack_a8_ld(dtmp, mg, nj, nj, apk);
                     sai_gemm8x48(mg, K, nj, apk, bpk, dwg, K, 1, NULL);
                 } else {
                     sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, col, nj, dtmp, nj, 1.0f, dwg, mg);
@@ -643,7 +630,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
                     im2col_tile(g, xin, cg, j0, nj, col, nj);
                     sai_pack_bt48(col, K, nj, nj, bpk);
                 }
-                pack_rows8(dyt, mg, nj, osp, apk);
+                sai_pack_a8_ld(dyt, mg, nj, osp, apk);
                 sai_gemm8x48(mg, K, nj, apk, bpk, dwg, K, 1, NULL);
             } else if (pw) {
                 sai_sgemm(SAI_NO_TRANS, SAI_TRANS, K, mg, nj, 1.0f, xin + j0, (int)isp, dyt, (int)osp,

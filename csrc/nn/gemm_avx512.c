@@ -38,18 +38,24 @@ int sai_gemm8x48_available(void)
 #endif
 }
 
-void sai_pack_a8(const float *a, int m, int k, float *ap)
+void sai_pack_a8_ld(const float *a, int m, int k, int64_t lda, float *ap)
 {
     const int panels = (m + 7) / 8;
     for (int p = 0; p < panels; p++) {
         float *dst = ap + (size_t)p * k * 8;
-        for (int kk = 0; kk < k; kk++)
-            for (int r = 0; r < 8; r++) {
-                const int row = p * 8 + r;
-                dst[(size_t)kk * 8 + r] = row < m ? a[(size_t)row * k + kk] : 0.0f;
+        for (int r = 0; r < 8; r++) {
+            const int row = p * 8 + r;
+            if (row < m) {
+                const float *src = a + (int64_t)row * lda;
+                for (int kk = 0; kk < k; kk++) dst[(size_t)kk * 8 + r] = src[kk];
+            } else {
+                for (int kk = 0; kk < k; kk++) dst[(size_t)kk * 8 + r] = 0.0f;
             }
+        }
     }
 }
+
+void sai_pack_a8(const float *a, int m, int k, float *ap) { sai_pack_a8_ld(a, m, k, k, ap); }
 
 #if SAI_HAVE_AVX512_BUILD
 

@@ -8,6 +8,8 @@
 int sai_gemm8x48_available(void);
 /* Pack row-major a [m x k] into panels of 8 rows, ap[(m+7)/8][k][8] (zero rows padded). */
 void sai_pack_a8(const float *a, int m, int k, float *ap);
+/* The same with row stride lda. */
+void sai_pack_a8_ld(const float *a, int m, int k, int64_t lda, float *ap);
 /* c[m x n] (row stride ldc) = (accumulate ? c : bias per row or 0) + A * B with A packed by
  * sai_pack_a8 and B packed as bp[(n+47)/48][k][48]. */
 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc, int accumulate,

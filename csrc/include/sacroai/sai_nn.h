@@ -46,6 +46,11 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
  * for all unit-stride layers.  Levels > 0 fall back to 0 without AVX-512. */
 void sai_conv_set_tile_bytes(int64_t fwd, int64_t bwd);
 void sai_conv_use_packed(int level);
+/* Winograd F(2, 3) for 3x3(x3) stride-1 layers with groups 1 and at least
+ * min_channels input and output channels (on = 0 disables it; min_channels
+ * <= 0 keeps the current threshold, 8 by default).  Used where the CPU has
+ * AVX-512, also by backward-data of such layers. */
+void sai_conv_use_winograd(int on, int min_channels);
 
 /* db[c] = sum over n and space of t[n, c, :] (t of shape [n, c, s]). */
 sai_status sai_channel_sum(const float *t, int n, int c, int64_t s, float *db);
