@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import nn
 from .nn.optim import clip_grad_norm_
 from .nn.weights import load_safetensors, save_safetensors, save_weights
 
@@ -290,7 +291,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, batch_size
             model.zero_grad()
             out = model(np.asarray(xb, dtype=np.float32))
             value = float(loss.forward(out, yb))
-            model.backward(loss.backward())
+            with nn.no_input_grad():  # the batch is data: only parameter gradients are needed
+                model.backward(loss.backward())
             if clip_grad_norm is not None:
                 clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], clip_grad_norm)
             optimizer.step()

@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from sacroai.pipelines.dlr_train import train_dlr  # noqa: E402
+from sacroai.nn import conv_algorithm  # noqa: E402
 
 
 def main():
@@ -34,4 +35,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # the shipped weights were trained with im2col + GEMM convolutions; pinning
+    # that algorithm reproduces them byte for byte (see sacroai.nn.backends)
+    with conv_algorithm("gemm"):
+        main()

@@ -13,6 +13,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from sacroai.pipelines.sij_ct_train import train_sij_ct  # noqa: E402
+from sacroai.nn import conv_algorithm  # noqa: E402
 
 
 def main():
@@ -37,4 +38,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # the shipped weights were trained with im2col + GEMM convolutions; pinning
+    # that algorithm reproduces them byte for byte (see sacroai.nn.backends)
+    with conv_algorithm("gemm"):
+        main()

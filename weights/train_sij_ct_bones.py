@@ -29,6 +29,7 @@ from sacroai.pipelines import sij_ct_seg as seg  # noqa: E402
 from sacroai.train import fit  # noqa: E402
 from sacroai.transforms import CTNormalizer, resample_labels  # noqa: E402
 from sacroai.volume import Volume  # noqa: E402
+from sacroai.nn import conv_algorithm  # noqa: E402
 
 TRAIN_SHAPE = (128, 112)   # in-plane training crop at 3 mm (384 x 336 mm)
 _REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -246,4 +247,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # the shipped weights were trained with im2col + GEMM convolutions; pinning
+    # that algorithm reproduces them byte for byte (see sacroai.nn.backends)
+    with conv_algorithm("gemm"):
+        main()

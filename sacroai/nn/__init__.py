@@ -1,8 +1,8 @@
 """sacroai.nn: CNN layers on the CPU with PyTorch names and explicit backward passes.
 
 ``Module``/``Parameter`` mirror ``torch.nn``; layers call the C core
-(convolution by tiled im2col + OpenBLAS sgemm, norms, activations, pooling,
-upsampling) with the GIL released.  ``state_dict`` keys are PyTorch's, so
+(convolution by Winograd F(2, 3) or tiled im2col + GEMM, norms, activations,
+pooling, upsampling) with the GIL released.  ``state_dict`` keys are PyTorch's, so
 weights move between the two without renaming.  There is no autograd: each
 module has ``backward(grad_out) -> grad_in`` and accumulates parameter
 gradients into ``Parameter.grad``.
@@ -12,8 +12,9 @@ from .activation import LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Ta
 from .container import ModuleDict, ModuleList
 from .conv import Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d
 from .linear import Dropout, Flatten, Identity, Linear
+from .backends import conv_algorithm, get_conv_algorithm, set_conv_algorithm
 from .module import (IncompatibleKeys, Module, Parameter, RemovableHandle, Sequential, enable_grad,
-                     is_grad_enabled, no_grad, retain_graph)
+                     input_grad_enabled, is_grad_enabled, no_grad, no_input_grad, retain_graph)
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm2d, InstanceNorm3d
 from .pooling import AdaptiveAvgPool2d, AdaptiveAvgPool3d, AvgPool2d, AvgPool3d, MaxPool2d, MaxPool3d
 from .upsample import Upsample
@@ -31,7 +32,8 @@ def release_memory() -> None:
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "no_grad", "enable_grad", "retain_graph",
-    "is_grad_enabled", "IncompatibleKeys", "RemovableHandle", "functional", "init",
+    "is_grad_enabled", "no_input_grad", "input_grad_enabled", "conv_algorithm", "set_conv_algorithm",
+    "get_conv_algorithm", "IncompatibleKeys", "RemovableHandle", "functional", "init",
     "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",
     "ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",

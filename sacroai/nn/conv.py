@@ -14,7 +14,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .module import Module, Parameter, releases_after_backward
+from .module import Module, Parameter, input_grad_enabled, is_network_input, releases_after_backward
 
 __all__ = ["Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -73,6 +73,7 @@ class _ConvNd(Module):
             y = F.conv(x, self.weight.data, b, self.stride, self._resolved_padding(), self.dilation,
                        self.groups, self._nd, name)
         self._cache_x = x if self._caching() else None
+        self._reads_network_input = self._cache_x is not None and is_network_input(x)
         self._cache_out_shape = y.shape
         return y
 
@@ -83,8 +84,10 @@ class _ConvNd(Module):
         g = F._check_grad(grad_out, self._cache_out_shape, name)
         need_b = self.bias is not None and self.bias.requires_grad
         fn = F.conv_transpose_backward if self._transposed else F.conv_backward
+        # the network input's gradient is skipped under no_input_grad() (dx is None then)
+        need_dx = input_grad_enabled() or not getattr(self, "_reads_network_input", False)
         dx, dw, db = fn(self._cache_x, self.weight.data, g, self.stride, self._resolved_padding(),
-                        self.dilation, self.groups, self._nd, True, need_b, name)
+                        self.dilation, self.groups, self._nd, need_dx, need_b, name)
         if releases_after_backward():
             self._cache_x = None
         self.weight.accumulate_grad(dw)

@@ -29,6 +29,7 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 import numpy as np
 
 __all__ = ["Parameter", "Module", "Sequential", "no_grad", "enable_grad", "retain_graph", "is_grad_enabled",
+           "no_input_grad", "input_grad_enabled",
            "IncompatibleKeys", "RemovableHandle"]
 
 
@@ -37,6 +38,9 @@ class _GradMode(threading.local):
     def __init__(self):
         self.mode = None  # None: follow module.training; True: always cache; False: never
         self.retain = False  # keep forward caches after backward
+        self.input_grad = True  # backward computes the gradient of the network input
+        self.depth = 0  # nesting of Module.__call__
+        self.net_input = None  # first argument of the outermost Module.__call__ while it runs
 
 
 _grad_mode = _GradMode()
@@ -74,6 +78,35 @@ def retain_graph():
         yield
     finally:
         _grad_mode.retain = old
+
+
+@contextlib.contextmanager
+def no_input_grad():
+    """Context in which ``backward`` skips the gradient of the network input.
+
+    Training needs parameter gradients only; the input of the outermost
+    module call (``model(x)``) is data, like a PyTorch tensor without
+    ``requires_grad``.  Layers that read that input directly (the stem
+    convolution) then skip their input gradient, and ``model.backward``
+    returns None.  Parameter gradients are unchanged, bit for bit.
+    :func:`sacroai.train.fit` trains in this context.
+    """
+    old = _grad_mode.input_grad
+    _grad_mode.input_grad = False
+    try:
+        yield
+    finally:
+        _grad_mode.input_grad = old
+
+
+def input_grad_enabled() -> bool:
+    """False inside :func:`no_input_grad`."""
+    return _grad_mode.input_grad
+
+
+def is_network_input(x) -> bool:
+    """Whether ``x`` is the argument of the outermost running ``Module.__call__``."""
+    return _grad_mode.net_input is not None and x is _grad_mode.net_input
 
 
 def releases_after_backward() -> bool:
@@ -304,15 +337,25 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            res = hook(self, args)
-            if res is not None:
-                args = res if isinstance(res, tuple) else (res,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            res = hook(self, args, out)
-            if res is not None:
-                out = res
+        state = _grad_mode
+        outermost = state.depth == 0
+        if outermost:
+            state.net_input = args[0] if args else None
+        state.depth += 1
+        try:
+            for hook in list(self._forward_pre_hooks.values()):
+                res = hook(self, args)
+                if res is not None:
+                    args = res if isinstance(res, tuple) else (res,)
+            out = self.forward(*args, **kwargs)
+            for hook in list(self._forward_hooks.values()):
+                res = hook(self, args, out)
+                if res is not None:
+                    out = res
+        finally:
+            state.depth -= 1
+            if outermost:
+                state.net_input = None
         return out
 
     def _caching(self) -> bool:
