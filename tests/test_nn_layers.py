@@ -282,3 +282,21 @@ def test_maxpool_nan_and_ties_like_torch(nd):
         np.testing.assert_array_equal(idx, tidx.numpy())
         np.testing.assert_array_equal(np.isnan(y), np.isnan(ty.numpy()))
         np.testing.assert_array_equal(np.nan_to_num(y), np.nan_to_num(ty.numpy()))
+
+
+@pytest.mark.parametrize("shape,nd", [((2, 3, 6, 9, 37), 3), ((1, 2, 5, 4, 33), 3), ((3, 2, 11, 50), 2),
+                                      ((1, 1, 2, 2, 2), 3), ((2, 4, 7, 15), 2)])
+def test_maxpool_2x2_fast_path_like_torch(shape, nd):
+    """The vectorised 2 x 2 (x 2) / stride 2 kernel: values and indices as PyTorch, with
+    ties (small integers), NaNs, odd sizes (the last row/column dropped) and row tails."""
+    rng = np.random.default_rng(sum(shape))
+    x = rng.integers(-3, 4, shape).astype(np.float32)
+    x[rng.random(shape) < 0.05] = np.nan
+    y, idx = F.max_pool(x, 2, nd=nd)
+    tpool = torch.nn.functional.max_pool3d if nd == 3 else torch.nn.functional.max_pool2d
+    ty, tidx = tpool(torch.from_numpy(x), 2, return_indices=True)
+    np.testing.assert_array_equal(y, ty.numpy())
+    np.testing.assert_array_equal(idx, tidx.numpy())
+    y2, none = F.max_pool(x, 2, nd=nd, return_indices=False)
+    np.testing.assert_array_equal(y2, y)
+    assert none is None

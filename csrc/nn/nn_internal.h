@@ -24,6 +24,10 @@ void *sai_nn_scratch(int slot, size_t nbytes);
         if (!(p)) return sai_error_set(SAI_EINVAL, "%s: %s must not be NULL", __func__, name); \
     } while (0)
 
+/* Max pooling with 2 x 2 (x 2) windows and stride 2, no padding (pool_fast.c). */
+int sai_maxpool2_fast_ok(const sai_pool_geom *g);
+sai_status sai_maxpool2_forward_fast(const sai_pool_geom *g, const float *x, float *y, int64_t *indices);
+
 static inline int sai_nn_threads_for(int64_t items)
 {
     int nt = sai_get_num_threads();

@@ -51,6 +51,7 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
     SAI_NN_CHECK_PTR(y, "output");
     sai_status rc = check(g);
     if (rc) return rc;
+    if (sai_maxpool2_fast_ok(g)) return sai_maxpool2_forward_fast(g, x, y, indices);
     const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
