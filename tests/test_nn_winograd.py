@@ -38,15 +38,32 @@ def _conv_module(nd, cin, cout, pad, bias):
     return (Conv3d if nd == 3 else Conv2d)(cin, cout, 3, padding=pad, bias=bias, rng=0)
 
 
+@pytest.fixture(params=[2, 4], ids=["auto", "fast"])
+def tile_2d(request):
+    """Forward tile of 2-D layers: F(2x2, 3x3) ("auto") and F(4x4, 3x3) ("fast")."""
+    with nn.conv_algorithm("auto" if request.param == 2 else "fast"):
+        yield request.param
+
+
 @pytest.mark.parametrize("case", CASES_3D + CASES_2D)
-def test_winograd_layer_parity_with_torch(case):
+def test_winograd_layer_parity_with_torch(case, tile_2d):
     n, cin, cout, size, pad, bias = case
     nd = len(size)
     rng = np.random.default_rng(cin * 31 + cout)
     tm = (torch.nn.Conv3d if nd == 3 else torch.nn.Conv2d)(cin, cout, 3, padding=pad, bias=bias)
     x = rng.standard_normal((n, cin) + size).astype(np.float32)
     errs = check_parity(torch, tm, _conv_module(nd, cin, cout, pad, bias), x, rng)
-    assert max(errs.values()) <= 1e-5, errs
+    # F(4, 3) multiplies by up to 8 and divides by 24 in its transforms: a few 1e-6
+    assert max(errs.values()) <= (3e-5 if nd == 2 and tile_2d == 4 else 1e-5), errs
+
+
+def test_winograd_2d_tiles_on_depth_stacks_and_many_tiles(tile_2d):
+    """Kernel (1, 3, 3) on a 3-D volume (2-D tiles per depth plane) and rows of > 16 tiles."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 12, 3, 9, 70)).astype(np.float32)
+    w = (rng.standard_normal((16, 12, 1, 3, 3)) * 0.2).astype(np.float32)
+    ref = torch.nn.functional.conv3d(torch.from_numpy(x), torch.from_numpy(w), padding=(0, 1, 1)).numpy()
+    assert rel_err(F.conv(x, w, None, padding=(0, 1, 1), nd=3), ref) <= 3e-5
 
 
 def _rand_layer(case, seed):
@@ -76,7 +93,7 @@ def test_winograd_is_used_and_agrees_with_im2col(case):
     assert nn.get_conv_algorithm() == "auto"
     got = _all_grads(x, w, b, pad, nd)
     for name, a, r in zip(("output", "grad_input", "grad_weight"), got, ref):
-        assert rel_err(a, r) <= 1e-5, name
+        assert rel_err(a, r) <= 3e-5, name
     assert not all(np.array_equal(a, r) for a, r in zip(got, ref))
 
 
@@ -128,6 +145,8 @@ def test_winograd_is_deterministic(threads):
 def test_conv_algorithm_rejects_unknown_names_and_restores():
     with pytest.raises(ValueError, match="name must be one of"):
         nn.set_conv_algorithm("fft")
+    with nn.conv_algorithm("fast"):
+        assert nn.get_conv_algorithm() == "fast"
     with nn.conv_algorithm("gemm"):
         assert nn.get_conv_algorithm() == "gemm"
     assert nn.get_conv_algorithm() == "auto"

@@ -39,12 +39,15 @@
 
 int sai_winograd_enabled = 1;
 static int g_min_channels = 8;
+static int g_tile_2d = 2; /* outputs per tile side for kernel-depth-1 layers (4: F(4, 3)) */
 
 void sai_conv_use_winograd(int on, int min_channels)
 {
     sai_winograd_enabled = on ? 1 : 0;
     if (min_channels > 0) g_min_channels = min_channels;
 }
+
+void sai_conv_winograd_tile_2d(int m) { g_tile_2d = m == 2 ? 2 : 4; }
 
 int sai_conv_winograd_ok(const sai_conv_geom *g)
 {
@@ -262,7 +265,8 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
                                      float *y)
 {
     sai_wg_plan pl;
-    sai_wg_plan_init(g, &pl);
+    sai_wg_plan_init(g, g_tile_2d, &pl);
+    const int f43 = pl.m == 4;
     const int ci_n = g->c_in, co_n = g->c_out;
     const int64_t planes = (int64_t)g->n * ci_n;
     const int64_t slack = 2 * (int64_t)pl.PW + 128;
@@ -272,7 +276,13 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     const size_t apg = (size_t)(co_n + 7) / 8 * 8 * ci_n;
     float *up = sai_nn_scratch(SAI_NN_WS_ACC, ((size_t)pl.P * apg + (size_t)pl.P * co_n * ci_n) * sizeof(float));
     if (!up) return SAI_ENOMEM;
-    weight_transform(g, &pl, w, up + (size_t)pl.P * apg, up, apg);
+    if (f43) {
+        float *u = up + (size_t)pl.P * apg;
+        sai_wg43_weight_transform(w, co_n, ci_n, u);
+        for (int q = 0; q < pl.P; q++) sai_pack_a8(u + (size_t)q * co_n * ci_n, co_n, ci_n, up + (size_t)q * apg);
+    } else {
+        weight_transform(g, &pl, w, up + (size_t)pl.P * apg, up, apg);
+    }
     pad_input(g, &pl, x, xp);
 
     const int64_t items = (pl.ntiles + NB - 1) / NB;
@@ -295,16 +305,25 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
             const int nb = (int)(pl.ntiles - t0 < NB ? pl.ntiles - t0 : NB);
             FOR_CHUNKS(&pl, t0, nb, {
                 const float *xs = xp + ni * ci_n * pl.psp;
-                for (int ci = 0; ci < ci_n; ci++)
-                    input_chunk(&pl, xs + ci * pl.psp, td, th, tw, len, v + (size_t)ci * NB + lane, pv, buf);
+                for (int ci = 0; ci < ci_n; ci++) {
+                    if (f43)
+                        sai_wg43_input_chunk(&pl, xs + ci * pl.psp, td, th, tw, len, v + (size_t)ci * NB + lane, pv);
+                    else
+                        input_chunk(&pl, xs + ci * pl.psp, td, th, tw, len, v + (size_t)ci * NB + lane, pv, buf);
+                }
             });
             for (int q = 0; q < pl.P; q++)
                 sai_gemm8x48(co_n, nb, ci_n, up + (size_t)q * apg, v + (size_t)q * pv, mm + (size_t)q * pm, NB, 0,
                              NULL);
             FOR_CHUNKS(&pl, t0, nb, {
-                for (int co = 0; co < co_n; co++)
-                    output_chunk(g, &pl, mm + (size_t)co * NB + lane, pm, td, th, tw, len,
-                                 b ? b[co] : 0.0f, y + (ni * co_n + co) * osp, buf);
+                for (int co = 0; co < co_n; co++) {
+                    if (f43)
+                        sai_wg43_output_chunk(g, mm + (size_t)co * NB + lane, pm, td, th, tw, len, b ? b[co] : 0.0f,
+                                              y + (ni * co_n + co) * osp);
+                    else
+                        output_chunk(g, &pl, mm + (size_t)co * NB + lane, pm, td, th, tw, len, b ? b[co] : 0.0f,
+                                     y + (ni * co_n + co) * osp, buf);
+                }
             });
         }
     }

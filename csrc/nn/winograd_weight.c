@@ -222,7 +222,7 @@ static void point_product(int nt, const float *d, int cop, int co_n, const float
 sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float *x, const float *dy, float *dw)
 {
     sai_wg_plan pl;
-    sai_wg_plan_init(g, &pl);
+    sai_wg_plan_init(g, 2, &pl);
     const int ci_n = g->c_in, co_n = g->c_out, cip = round16(ci_n), cop = round16(co_n);
     const int RD = pl.md * pl.TD, RH = 2 * pl.TH, RW = 2 * pl.TW;
     const size_t xsz = (size_t)g->n * pl.psp * cip, dsz = (size_t)g->n * RD * RH * RW * cop;

@@ -319,6 +319,14 @@ static PyObject *py_conv_use_winograd(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_conv_winograd_tile_2d(PyObject *self, PyObject *args)
+{
+    int m;
+    if (!PyArg_ParseTuple(args, "i", &m)) return NULL;
+    sai_conv_winograd_tile_2d(m);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_sgemm(PyObject *self, PyObject *args)
 {
     /* c = a @ b for 2-D float32 arrays (used to measure the BLAS peak). */
@@ -924,6 +932,8 @@ PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
     {"nn_conv_use_winograd", py_conv_use_winograd, METH_VARARGS,
      "nn_conv_use_winograd(on, min_channels=0): Winograd F(2,3) for 3x3(x3) stride-1 layers (default on, >= 8 channels)"},
+    {"nn_conv_winograd_tile_2d", py_conv_winograd_tile_2d, METH_VARARGS,
+     "nn_conv_winograd_tile_2d(m): forward tile of kernel-depth-1 Winograd layers, 2 (default) or 4"},
     {"nn_conv_use_packed", py_conv_use_packed, METH_VARARGS,
      "nn_conv_use_packed(level): 2 packed AVX-512 GEMM + implicit path for <= 32 output channels (default), 3 implicit for all unit-stride layers, 1 packed on im2col tiles, 0 OpenBLAS"},
     {"nn_sgemm", py_sgemm, METH_VARARGS, "nn_sgemm(a, b) -> a @ b through sai_sgemm"},

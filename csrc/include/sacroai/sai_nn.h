@@ -51,6 +51,9 @@ void sai_conv_use_packed(int level);
  * <= 0 keeps the current threshold, 8 by default).  Used where the CPU has
  * AVX-512, also by backward-data of such layers. */
 void sai_conv_use_winograd(int on, int min_channels);
+/* Tile of the forward pass for kernel-depth-1 layers: 2 (F(2x2, 3x3), the
+ * default) or 4 (F(4x4, 3x3): faster, ~10x larger rounding differences). */
+void sai_conv_winograd_tile_2d(int m);
 
 /* db[c] = sum over n and space of t[n, c, :] (t of shape [n, c, s]). */
 sai_status sai_channel_sum(const float *t, int n, int c, int64_t s, float *db);
