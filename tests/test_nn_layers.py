@@ -300,3 +300,21 @@ def test_maxpool_2x2_fast_path_like_torch(shape, nd):
     y2, none = F.max_pool(x, 2, nd=nd, return_indices=False)
     np.testing.assert_array_equal(y2, y)
     assert none is None
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.01, -0.3])
+def test_relu_leaky_relu_exact_against_numpy(slope):
+    """The vectorised kernels equal the NumPy expressions bit for bit (NaN, +-0, inf, odd lengths)."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 5, 7, 11)).astype(np.float32)
+    x.flat[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-40]
+    m = nn.ReLU() if slope == 0.0 else nn.LeakyReLU(slope)
+    m.train()
+    y = m(x)
+    ref = np.where(x > 0, x, np.float32(0.0) if slope == 0.0 else x * np.float32(slope))
+    np.testing.assert_array_equal(y, ref)
+    assert np.array_equal(np.signbit(y), np.signbit(ref))
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    dx = m.backward(g)
+    gref = np.where((y if slope == 0.0 else x) > 0, g, np.float32(0.0) if slope == 0.0 else g * np.float32(slope))
+    np.testing.assert_array_equal(dx, gref)

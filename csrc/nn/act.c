@@ -13,9 +13,14 @@ sai_status sai_act_forward(sai_act_kind kind, const float *x, int64_t count, flo
     SAI_NN_CHECK_PTR(y, "output");
     const int64_t nb = (count + BLOCK - 1) / BLOCK;
     const int nt = sai_nn_threads_for(nb);
+    const int simd = sai_act_avx512_available();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         const int64_t lo = b * BLOCK, hi = lo + BLOCK < count ? lo + BLOCK : count;
+        if (simd && (kind == SAI_ACT_RELU || kind == SAI_ACT_LEAKY_RELU)) {
+            sai_act_rect_forward(x, y, lo, hi, kind == SAI_ACT_RELU, slope);
+            continue;
+        }
         switch (kind) {
         case SAI_ACT_RELU:
             for (int64_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
@@ -52,9 +57,14 @@ sai_status sai_act_backward(sai_act_kind kind, const float *saved, const float *
     if ((unsigned)kind > SAI_ACT_TANH) return sai_error_set(SAI_EINVAL, "activation: unknown kind %d", kind);
     const int64_t nb = (count + BLOCK - 1) / BLOCK;
     const int nt = sai_nn_threads_for(nb);
+    const int simd = sai_act_avx512_available();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         const int64_t lo = b * BLOCK, hi = lo + BLOCK < count ? lo + BLOCK : count;
+        if (simd && (kind == SAI_ACT_RELU || kind == SAI_ACT_LEAKY_RELU)) {
+            sai_act_rect_backward(saved, dy, dx, lo, hi, kind == SAI_ACT_RELU, slope);
+            continue;
+        }
         switch (kind) {
         /* dy is loaded unconditionally so the select vectorises (a conditional load does not) */
         case SAI_ACT_RELU:

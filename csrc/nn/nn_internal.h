@@ -28,6 +28,12 @@ void *sai_nn_scratch(int slot, size_t nbytes);
 int sai_maxpool2_fast_ok(const sai_pool_geom *g);
 sai_status sai_maxpool2_forward_fast(const sai_pool_geom *g, const float *x, float *y, int64_t *indices);
 
+/* ReLU (relu = 1) and LeakyReLU over [lo, hi), AVX-512 (act_avx512.c). */
+int sai_act_avx512_available(void);
+void sai_act_rect_forward(const float *x, float *y, int64_t lo, int64_t hi, int relu, float slope);
+void sai_act_rect_backward(const float *saved, const float *dy, float *dx, int64_t lo, int64_t hi, int relu,
+                           float slope);
+
 static inline int sai_nn_threads_for(int64_t items)
 {
     int nt = sai_get_num_threads();
