@@ -25,6 +25,7 @@ CASES_3D = [
     (1, 16, 8, (8, 8, 8), 2, False),
     (2, 12, 12, (1, 9, 9), 1, True),
     (1, 40, 20, (6, 5, 4), 1, False),
+    (1, 8, 12, (26, 24, 22), 1, True),  # > 1024 tiles: the blocked weight-gradient path
 ]
 CASES_2D = [
     (3, 8, 16, (10, 13), 1, True),

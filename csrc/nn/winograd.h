@@ -40,6 +40,8 @@ static inline void sai_wg_plan_init(const sai_conv_geom *g, int m, sai_wg_plan *
  * dilation 1, enough channels) and the kernel is enabled on this CPU. */
 int sai_conv_winograd_ok(const sai_conv_geom *g);
 extern int sai_winograd_enabled;
+/* sai_conv_winograd_ok and enough tiles for the forward pass to pay for its weight transform. */
+int sai_conv_winograd_forward_ok(const sai_conv_geom *g);
 /* y = conv(x, w) + b for a layer that sai_conv_winograd_ok accepts. */
 sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                      float *y);

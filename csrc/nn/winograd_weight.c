@@ -31,8 +31,9 @@
 
 int sai_conv_winograd_weight_ok(const sai_conv_geom *g)
 {
-    /* the per-thread accumulators hold 64 x c_out x c_in floats: keep them small */
-    return WW_BUILD && sai_conv_winograd_ok(g) && (int64_t)g->c_out * g->c_in <= 128 * 128;
+    /* the accumulators hold 64 x c_out x c_in floats (per thread when tiles are
+     * many): 16 MiB at 256 x 256 channels */
+    return WW_BUILD && sai_conv_winograd_ok(g) && (int64_t)g->c_out * g->c_in <= 256 * 256;
 }
 
 #if WW_BUILD
@@ -219,6 +220,91 @@ static void point_product(int nt, const float *d, int cop, int co_n, const float
                             co_n - co0 < 24 ? co_n - co0 : 24);
 }
 
+/* dw[co][ci] = G^T (sum over the nacc partials of acc[.][point][co][ci]) G, per axis. */
+static void weight_from_points(const sai_conv_geom *g, const sai_wg_plan *plp, const float *acc, int nacc,
+                               size_t wsz, int cip, float *dw)
+{
+    const sai_wg_plan pl = *plp;
+    const int ci_n = g->c_in, co_n = g->c_out, nt = nacc;
+    /* partials summed in thread order: bit-identical from run to run */
+    static const float GT[3][4] = {{1, 0.5f, 0.5f, 0}, {0, 0.5f, -0.5f, 0}, {0, 0.5f, 0.5f, 1}};
+    const int kd = g->k[0];
+    const int64_t pairs = (int64_t)co_n * ci_n;
+    const int ntr = sai_nn_threads_for(pairs / 64 + 1);
+#pragma omp parallel for num_threads(ntr) if (ntr > 1) schedule(static)
+    for (int64_t pr = 0; pr < pairs; pr++) {
+        const int64_t co = pr / ci_n, ci = pr % ci_n;
+        float m[64], t1[4][4][3], t2[4][3][3];
+        for (int q = 0; q < pl.P; q++) {
+            const size_t at = ((size_t)q * co_n + co) * cip + ci;
+            float s = 0.0f;
+            for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsz + at];
+            m[q] = s;
+        }
+        for (int a = 0; a < pl.ad; a++)
+            for (int b = 0; b < 4; b++)
+                for (int k = 0; k < 3; k++) {
+                    const float *r = m + a * 16 + b * 4;
+                    t1[a][b][k] = GT[k][0] * r[0] + GT[k][1] * r[1] + GT[k][2] * r[2] + GT[k][3] * r[3];
+                }
+        for (int a = 0; a < pl.ad; a++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 3; k++)
+                    t2[a][j][k] = GT[j][0] * t1[a][0][k] + GT[j][1] * t1[a][1][k] + GT[j][2] * t1[a][2][k] +
+                                  GT[j][3] * t1[a][3][k];
+        float *out = dw + pr * kd * 9;
+        for (int i = 0; i < kd; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 3; k++)
+                    out[(i * 3 + j) * 3 + k] = kd == 1 ? t2[0][j][k]
+                                                       : GT[i][0] * t2[0][j][k] + GT[i][1] * t2[1][j][k] +
+                                                             GT[i][2] * t2[2][j][k] + GT[i][3] * t2[3][j][k];
+    }
+}
+
+/* Few tiles (the deep levels of a U-Net, where channels are many): every
+ * tile is transformed first (threads split the tiles), then each point's
+ * product runs over all tiles at once (threads split the points), straight
+ * into one accumulator. */
+static sai_status weight_point_major(const sai_conv_geom *g, const sai_wg_plan *plp, const float *xcl,
+                                     const float *dcl, int cip, int cop, float *dw)
+{
+    const sai_wg_plan pl = *plp;
+    const int co_n = g->c_out;
+    const int RD = pl.md * pl.TD, RH = 2 * pl.TH, RW = 2 * pl.TW;
+    const int ntl = (int)pl.ntiles;
+    const size_t pv = (size_t)ntl * cip + 16, pd = (size_t)ntl * cop + 16;
+    const int nt = sai_get_num_threads() < 1 ? 1 : sai_get_num_threads();
+    const size_t vd = (size_t)pl.P * (pv + pd) + 64;
+    float *v = sai_nn_scratch(SAI_NN_WS_TMP, (vd + (size_t)nt * 1024) * sizeof(float));
+    if (!v) return SAI_ENOMEM;
+    float *d = v + (size_t)pl.P * pv, *bufs = v + vd;
+    const size_t wsz = (size_t)pl.P * co_n * cip;
+    float *acc = sai_nn_scratch(SAI_NN_WS_ACC, wsz * sizeof(float));
+    if (!acc) return SAI_ENOMEM;
+    memset(acc, 0, wsz * sizeof(float));
+    const int64_t xsW = cip, xsH = (int64_t)pl.PW * cip, xsD = (int64_t)pl.PH * pl.PW * cip;
+    const int64_t dsW = cop, dsH = (int64_t)RW * cop, dsD = (int64_t)RH * RW * cop;
+    const int ntt = sai_nn_threads_for(ntl / 8 + 1);
+#pragma omp parallel for num_threads(ntt) if (ntt > 1) schedule(static)
+    for (int t = 0; t < ntl; t++) {
+        const int tw = t % pl.TW, r = t / pl.TW;
+        const int th = r % pl.TH, td = (r / pl.TH) % pl.TD;
+        const int64_t ni = r / ((int64_t)pl.TH * pl.TD);
+        float *buf = bufs + (size_t)SAI_TID() * 1024;
+        x_tile(&pl, xcl + (((ni * pl.PD + (int64_t)td * pl.md) * pl.PH + 2 * th) * pl.PW + 2 * tw) * cip, xsD, xsH,
+               xsW, cip, v + (size_t)t * cip, pv, buf);
+        dy_tile(&pl, dcl + (((ni * RD + (int64_t)td * pl.md) * RH + 2 * th) * RW + 2 * tw) * cop, dsD, dsH, dsW,
+                cop, d + (size_t)t * cop, pd, buf);
+    }
+    const int ntp = sai_nn_threads_for(pl.P);
+#pragma omp parallel for num_threads(ntp) if (ntp > 1) schedule(static)
+    for (int q = 0; q < pl.P; q++)
+        point_product(ntl, d + (size_t)q * pd, cop, co_n, v + (size_t)q * pv, cip, acc + (size_t)q * co_n * cip);
+    weight_from_points(g, &pl, acc, 1, wsz, cip, dw);
+    return SAI_OK;
+}
+
 sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float *x, const float *dy, float *dw)
 {
     sai_wg_plan pl;
@@ -231,6 +317,9 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
     float *dcl = xcl + xsz;
     x_channels_last(g, &pl, x, cip, xcl);
     dy_channels_last(g, &pl, dy, cop, dcl);
+
+    if ((size_t)pl.ntiles * pl.P * (cip + cop) * sizeof(float) <= ((size_t)48 << 20) && pl.ntiles <= 1024)
+        return weight_point_major(g, &pl, xcl, dcl, cip, cop, dw);
 
     /* tiles per block: the block's V and D (64 points each) stay within ~1 MiB */
     int tb = 4096 / (cip + cop);
@@ -274,40 +363,7 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
                               mine + (size_t)q * co_n * cip);
         }
     }
-    /* sum the threads' partials in thread order and transform back: G^T per axis */
-    static const float GT[3][4] = {{1, 0.5f, 0.5f, 0}, {0, 0.5f, -0.5f, 0}, {0, 0.5f, 0.5f, 1}};
-    const int kd = g->k[0];
-    const int64_t pairs = (int64_t)co_n * ci_n;
-    const int ntr = sai_nn_threads_for(pairs / 64 + 1);
-#pragma omp parallel for num_threads(ntr) if (ntr > 1) schedule(static)
-    for (int64_t pr = 0; pr < pairs; pr++) {
-        const int64_t co = pr / ci_n, ci = pr % ci_n;
-        float m[64], t1[4][4][3], t2[4][3][3];
-        for (int q = 0; q < pl.P; q++) {
-            const size_t at = ((size_t)q * co_n + co) * cip + ci;
-            float s = 0.0f;
-            for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsz + at];
-            m[q] = s;
-        }
-        for (int a = 0; a < pl.ad; a++)
-            for (int b = 0; b < 4; b++)
-                for (int k = 0; k < 3; k++) {
-                    const float *r = m + a * 16 + b * 4;
-                    t1[a][b][k] = GT[k][0] * r[0] + GT[k][1] * r[1] + GT[k][2] * r[2] + GT[k][3] * r[3];
-                }
-        for (int a = 0; a < pl.ad; a++)
-            for (int j = 0; j < 3; j++)
-                for (int k = 0; k < 3; k++)
-                    t2[a][j][k] = GT[j][0] * t1[a][0][k] + GT[j][1] * t1[a][1][k] + GT[j][2] * t1[a][2][k] +
-                                  GT[j][3] * t1[a][3][k];
-        float *out = dw + pr * kd * 9;
-        for (int i = 0; i < kd; i++)
-            for (int j = 0; j < 3; j++)
-                for (int k = 0; k < 3; k++)
-                    out[(i * 3 + j) * 3 + k] = kd == 1 ? t2[0][j][k]
-                                                       : GT[i][0] * t2[0][j][k] + GT[i][1] * t2[1][j][k] +
-                                                             GT[i][2] * t2[2][j][k] + GT[i][3] * t2[3][j][k];
-    }
+    weight_from_points(g, &pl, acc, nt, wsz, cip, dw);
     return SAI_OK;
 }
 
