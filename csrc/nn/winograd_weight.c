@@ -318,7 +318,7 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
     x_channels_last(g, &pl, x, cip, xcl);
     dy_channels_last(g, &pl, dy, cop, dcl);
 
-    if ((size_t)pl.ntiles * pl.P * (cip + cop) * sizeof(float) <= ((size_t)48 << 20) && pl.ntiles <= 1024)
+    if ((size_t)pl.ntiles * pl.P * (cip + cop) * sizeof(float) <= ((size_t)96 << 20) && pl.ntiles <= 1024)
         return weight_point_major(g, &pl, xcl, dcl, cip, cop, dw);
 
     /* tiles per block: the block's V and D (64 points each) stay within ~1 MiB */
