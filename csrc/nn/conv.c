@@ -553,6 +553,10 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     SAI_NN_CHECK_PTR(dw, "grad_weight");
     sai_status rc = check_geom(g);
     if (rc) return rc;
+    if (sai_conv_pointwise_weight_ok(g)) {
+        if ((rc = sai_conv_backward_weight_pointwise(g, x, dy, dw))) return rc;
+        return db ? sai_channel_sum(dy, g->n, g->c_out, prod3(g->out), db) : SAI_OK;
+    }
     if (sai_conv_winograd_weight_ok(g)) {
         if ((rc = sai_conv_backward_weight_winograd(g, x, dy, dw))) return rc;
         return db ? sai_channel_sum(dy, g->n, g->c_out, prod3(g->out), db) : SAI_OK;

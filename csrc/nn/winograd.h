@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "sacroai/sai_nn.h"
+#include "gemm_avx512.h"
 
 /* Tile geometry shared by the forward and weight-gradient kernels: tiles of
  * 2 outputs per transformed axis (depth is transformed only for 3x3x3). */
@@ -59,5 +60,10 @@ void sai_wg43_output_chunk(const sai_conv_geom *g, const float *m, size_t pstrid
 int sai_conv_winograd_weight_ok(const sai_conv_geom *g);
 /* dw = d loss / d w (overwritten) for a layer that sai_conv_winograd_weight_ok accepts. */
 sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float *x, const float *dy, float *dw);
+
+/* Weight gradient of 1x1(x1) stride-1 layers with <= 32 output and <= 64
+ * input channels (pointwise_weight.c); under the same switch as Winograd. */
+int sai_conv_pointwise_weight_ok(const sai_conv_geom *g);
+sai_status sai_conv_backward_weight_pointwise(const sai_conv_geom *g, const float *x, const float *dy, float *dw);
 
 #endif

@@ -2,8 +2,9 @@
 
 ``"auto"`` (the default) runs 3x3 and 3x3x3 stride-1 convolutions with
 groups 1 and at least 8 input and output channels by Winograd F(2, 3) where
-the CPU has AVX-512 (forward, input gradient and weight gradient), and every
-other layer by tiled im2col + GEMM.  Winograd needs 2.25x (2-D) or 3.4x (3-D)
+the CPU has AVX-512 (forward, input gradient and weight gradient), the
+weight gradient of 1x1 layers with few channels by direct dot products, and
+every other layer by tiled im2col + GEMM.  Winograd needs 2.25x (2-D) or 3.4x (3-D)
 fewer multiplications; its results differ from the direct sum by rounding
 only (relative differences around 1e-7 to 1e-6).
 
