@@ -301,8 +301,10 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     const int64_t items = (pl.ntiles + NB - 1) / NB;
     const int nt = sai_nn_threads_for(items);
     /* point strides one cache line longer than a point's matrix, so the 64
-     * stores of a tile's transform do not all fall into the same L1 sets */
-    const size_t pv = (size_t)ci_n * NB + 16, pm = (size_t)co_n * NB + 16;
+     * stores of a tile's transform do not all fall into the same L1 sets.
+     * The products are made 8 output channels at a time, so the 8 x 48 x P
+     * block that the output transform reads stays in L1 (2-D) or L2 (3-D). */
+    const size_t pv = (size_t)ci_n * NB + 16, pm = 8 * NB + 16;
     const size_t vsize = (size_t)pl.P * pv, msize = (size_t)pl.P * pm, per = vsize + msize + 1024;
     float *ws = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;
@@ -325,19 +327,23 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
                         input_chunk(&pl, xs + ci * pl.psp, td, th, tw, len, v + (size_t)ci * NB + lane, pv, buf);
                 }
             });
-            for (int q = 0; q < pl.P; q++)
-                sai_gemm8x48(co_n, nb, ci_n, up + (size_t)q * apg, v + (size_t)q * pv, mm + (size_t)q * pm, NB, 0,
-                             NULL);
-            FOR_CHUNKS(&pl, t0, nb, {
-                for (int co = 0; co < co_n; co++) {
-                    if (f43)
-                        sai_wg43_output_chunk(g, mm + (size_t)co * NB + lane, pm, td, th, tw, len, b ? b[co] : 0.0f,
-                                              y + (ni * co_n + co) * osp);
-                    else
-                        output_chunk(g, &pl, mm + (size_t)co * NB + lane, pm, td, th, tw, len, b ? b[co] : 0.0f,
-                                     y + (ni * co_n + co) * osp, buf);
-                }
-            });
+            for (int c0 = 0; c0 < co_n; c0 += 8) {
+                const int rows = co_n - c0 < 8 ? co_n - c0 : 8;
+                for (int q = 0; q < pl.P; q++)
+                    sai_gemm8x48(rows, nb, ci_n, up + (size_t)q * apg + (size_t)c0 * ci_n, v + (size_t)q * pv,
+                                 mm + (size_t)q * pm, NB, 0, NULL);
+                FOR_CHUNKS(&pl, t0, nb, {
+                    for (int r = 0; r < rows; r++) {
+                        const int co = c0 + r;
+                        float *yc = y + (ni * co_n + co) * osp;
+                        const float bv = b ? b[co] : 0.0f;
+                        if (f43)
+                            sai_wg43_output_chunk(g, mm + (size_t)r * NB + lane, pm, td, th, tw, len, bv, yc);
+                        else
+                            output_chunk(g, &pl, mm + (size_t)r * NB + lane, pm, td, th, tw, len, bv, yc, buf);
+                    }
+                });
+            }
         }
     }
     return SAI_OK;
