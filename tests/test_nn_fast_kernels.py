@@ -1,0 +1,84 @@
+"""The AVX-512 fast paths of sacroai.nn against the im2col/scalar paths, without PyTorch.
+
+These run in the sanitizer stage of CI (.ci/asan) as well: odd sizes, tails of
+rows and blocks, tiles that straddle rows and samples, all three convolution
+algorithms, the 1x1 weight gradient and the vectorised pooling/activation.
+"""
+import numpy as np
+import pytest
+
+from sacroai import nn
+from sacroai.nn import functional as F
+
+from nn_parity import rel_err
+
+GEOMS = [(3, (1, 8, 9, 7, 11), 8, 1), (3, (2, 16, 5, 6, 7), 24, 1), (3, (2, 9, 6, 7, 9), 10, 0),
+         (3, (1, 16, 8, 8, 8), 8, 2), (3, (2, 12, 1, 9, 9), 12, 1), (2, (3, 8, 10, 13), 16, 1),
+         (2, (1, 64, 17, 19), 64, 1), (3, (1, 8, 26, 24, 22), 12, 1), (3, (1, 40, 6, 5, 4), 20, 1)]
+
+
+def _run(nd, shape, cout, pad, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = (rng.standard_normal((cout, shape[1]) + (3,) * nd) * 0.2).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    y = F.conv(x, w, b, padding=(pad,) * nd, nd=nd)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = F.conv_backward(x, w, g, (1,) * nd, (pad,) * nd, (1,) * nd, 1, nd)
+    return y, dx, dw, db
+
+
+@pytest.mark.parametrize("geom", GEOMS)
+@pytest.mark.parametrize("algo", ["auto", "fast"])
+def test_winograd_matches_im2col(geom, algo):
+    with nn.conv_algorithm("gemm"):
+        ref = _run(*geom, seed=1)
+    with nn.conv_algorithm(algo):
+        got = _run(*geom, seed=1)
+    tol = 3e-5 if (algo == "fast" and geom[0] == 2) else 1e-5
+    for name, a, r in zip(("y", "dx", "dw", "db"), got, ref):
+        assert rel_err(a, r) <= tol, name
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 9, 10, 11), (1, 5, 70, 70), (3, 64, 3, 5)])
+def test_pointwise_weight_gradient_matches_gemm(shape):
+    rng = np.random.default_rng(4)
+    nd = len(shape) - 2
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((7, shape[1]) + (1,) * nd).astype(np.float32)
+    g = rng.standard_normal((shape[0], 7) + shape[2:]).astype(np.float32)
+    args = ((1,) * nd, (0,) * nd, (1,) * nd, 1, nd)
+    with nn.conv_algorithm("gemm"):
+        ref = F.conv_backward(x, w, g, *args)
+    got = F.conv_backward(x, w, g, *args)
+    for a, r in zip(got, ref):
+        assert rel_err(a, r) <= 1e-5
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 6, 9, 37), (3, 2, 11, 50), (1, 1, 2, 2, 2)])
+def test_maxpool_2x2_against_numpy(shape):
+    """Values and first-maximum indices against a NumPy twin (finite values with ties)."""
+    rng = np.random.default_rng(6)
+    nd = len(shape) - 2
+    x = rng.integers(-3, 4, shape).astype(np.float32)
+    y, idx = F.max_pool(x, 2, nd=nd)
+    sp = shape[2:]
+    out = tuple(s // 2 for s in sp)
+    flat = x.reshape(shape[:2] + (-1,))
+    for o in np.ndindex(*out):
+        cand = [sum(int((2 * oi + k) * np.prod(sp[a + 1:])) for a, (oi, k) in enumerate(zip(o, ks)))
+                for ks in np.ndindex(*(2,) * nd)]  # depth, row, column order, like the kernel's scan
+        vals = flat[:, :, cand]
+        first = np.argmax(vals, axis=2)
+        np.testing.assert_array_equal(y[(slice(None), slice(None)) + o], vals.max(axis=2))
+        np.testing.assert_array_equal(idx[(slice(None), slice(None)) + o], np.asarray(cand)[first])
+
+
+def test_leaky_relu_against_numpy_odd_length():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 3, 37)).astype(np.float32)
+    m = nn.LeakyReLU(0.2)
+    m.train()
+    np.testing.assert_array_equal(m(x), np.where(x > 0, x, x * np.float32(0.2)))
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(m.backward(g), np.where(x > 0, g, g * np.float32(0.2)))
