@@ -78,7 +78,7 @@ static int tile_cols(int64_t K, int64_t osp, int64_t budget)
 
 /* Columns of flat output positions [j0, j0 + nj) for cg input channels; row r
  * of the column matrix starts at col + r * ld. */
-static void im2col_tile(const sai_conv_geom *g, const float *x, int cg, int64_t j0, int nj,
+SAI_CLONES static void im2col_tile(const sai_conv_geom *g, const float *x, int cg, int64_t j0, int nj,
                         float *col, int ld)
 {
     const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
@@ -134,7 +134,7 @@ static void im2col_tile(const sai_conv_geom *g, const float *x, int cg, int64_t 
 }
 
 /* x += columns of positions [j0, j0 + nj) (the adjoint of im2col_tile). */
-static void col2im_tile(const sai_conv_geom *g, const float *col, int cg, int64_t j0, int nj,
+SAI_CLONES static void col2im_tile(const sai_conv_geom *g, const float *col, int cg, int64_t j0, int nj,
                         float *x)
 {
     const int ID = g->in[0], IH = g->in[1], IW = g->in[2];

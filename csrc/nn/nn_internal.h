@@ -14,6 +14,15 @@
 #define SAI_TID() 0
 #endif
 
+/* Plain C loops that are hot get an AVX-512 clone chosen at load time (the
+ * build targets baseline x86-64).  -std=c11 keeps -ffp-contract=off and no
+ * reassociation, so every clone computes the same bits. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define SAI_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SAI_CLONES
+#endif
+
 /* Scratch slots of the calling thread's workspace (grow-only, reused). */
 enum { SAI_NN_WS_COLS = 0, SAI_NN_WS_WEIGHTS = 1, SAI_NN_WS_ACC = 2, SAI_NN_WS_TMP = 3, SAI_NN_WS_COUNT = 4 };
 /* NULL (with SAI_ENOMEM set) on failure. */
