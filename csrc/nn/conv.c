@@ -487,13 +487,17 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
             return sai_error_set(SAI_EINTERNAL, "conv backward-data: flipped geometry mismatch");
         float *wf = sai_nn_scratch(SAI_NN_WS_WEIGHTS, (size_t)g->c_out * K * sizeof(float));
         if (!wf) return SAI_ENOMEM;
-        for (int gi = 0; gi < G; gi++)
-            for (int co = 0; co < mg; co++)
-                for (int ci = 0; ci < cg; ci++) {
-                    const float *src = w + (((int64_t)gi * mg + co) * cg + ci) * KK;
-                    float *dst = wf + (((int64_t)gi * cg + ci) * mg + co) * KK;
-                    for (int k = 0; k < KK; k++) dst[KK - 1 - k] = src[k];
-                }
+        /* written row by row of wf (one input channel's filters), split over threads */
+        const int ntf = sai_nn_threads_for((int64_t)g->c_out * K / 65536 + 1);
+#pragma omp parallel for num_threads(ntf) if (ntf > 1) schedule(static)
+        for (int64_t r = 0; r < (int64_t)G * cg; r++) {
+            const int64_t gi = r / cg, ci = r % cg;
+            for (int co = 0; co < mg; co++) {
+                const float *src = w + ((gi * mg + co) * cg + ci) * KK;
+                float *dst = wf + ((gi * cg + ci) * mg + co) * KK;
+                for (int k = 0; k < KK; k++) dst[KK - 1 - k] = src[k];
+            }
+        }
         return sai_conv_forward(&h, dy, wf, b, dx);
     }
 

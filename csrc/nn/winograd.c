@@ -82,6 +82,8 @@ static void weight_transform(const sai_conv_geom *g, const sai_wg_plan *pl, cons
 {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
     const int co_n = g->c_out, ci_n = g->c_in, kd = g->k[0];
+    const int nt = sai_nn_threads_for((int64_t)co_n * ci_n / 256 + 1);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int co = 0; co < co_n; co++)
         for (int ci = 0; ci < ci_n; ci++) {
             const float *k = w + ((size_t)co * ci_n + ci) * kd * 9;
@@ -104,6 +106,8 @@ static void weight_transform(const sai_conv_geom *g, const sai_wg_plan *pl, cons
                         u[(((size_t)(a * 16 + b * 4 + c)) * co_n + co) * ci_n + ci] = (float)v;
                     }
         }
+    const int ntp = sai_nn_threads_for(pl->P);
+#pragma omp parallel for num_threads(ntp) if (ntp > 1) schedule(static)
     for (int q = 0; q < pl->P; q++) sai_pack_a8(u + (size_t)q * co_n * ci_n, co_n, ci_n, up + (size_t)q * apg);
 }
 
@@ -292,6 +296,8 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     if (f43) {
         float *u = up + (size_t)pl.P * apg;
         sai_wg43_weight_transform(w, co_n, ci_n, u);
+        const int ntp = sai_nn_threads_for(pl.P);
+#pragma omp parallel for num_threads(ntp) if (ntp > 1) schedule(static)
         for (int q = 0; q < pl.P; q++) sai_pack_a8(u + (size_t)q * co_n * ci_n, co_n, ci_n, up + (size_t)q * apg);
     } else {
         weight_transform(g, &pl, w, up + (size_t)pl.P * apg, up, apg);

@@ -25,6 +25,8 @@ void sai_wg43_weight_transform(const float *w, int co_n, int ci_n, float *u)
                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                    {0, 0, 1}};
+    const int nt = sai_nn_threads_for((int64_t)co_n * ci_n / 256 + 1);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int co = 0; co < co_n; co++)
         for (int ci = 0; ci < ci_n; ci++) {
             const float *k = w + ((size_t)co * ci_n + ci) * 9;

@@ -29,11 +29,21 @@
 #define WW_BUILD 0
 #endif
 
+/* Whether every tile's transforms fit in the point-major scratch (see weight_point_major). */
+static int point_major_fits(const sai_conv_geom *g, const sai_wg_plan *pl)
+{
+    const int64_t cip = (g->c_in + 15) / 16 * 16, cop = (g->c_out + 15) / 16 * 16;
+    return pl->ntiles <= 1024 && pl->ntiles * pl->P * (cip + cop) * (int64_t)sizeof(float) <= ((int64_t)96 << 20);
+}
+
 int sai_conv_winograd_weight_ok(const sai_conv_geom *g)
 {
-    /* the accumulators hold 64 x c_out x c_in floats (per thread when tiles are
-     * many): 16 MiB at 256 x 256 channels */
-    return WW_BUILD && sai_conv_winograd_ok(g) && (int64_t)g->c_out * g->c_in <= 256 * 256;
+    if (!WW_BUILD || !sai_conv_winograd_ok(g)) return 0;
+    /* the accumulators hold P x c_out x c_in floats (one per thread when the
+     * tiles are many): 16 MiB at 256 x 256 channels in 3-D.  Above that the
+     * weight transform back costs more than it saves (2-D 512 -> 512 at 7^2,
+     * batch 16: 1.2x slower than im2col) */
+    return (int64_t)g->c_out * g->c_in <= 256 * 256;
 }
 
 #if WW_BUILD
@@ -318,8 +328,7 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
     x_channels_last(g, &pl, x, cip, xcl);
     dy_channels_last(g, &pl, dy, cop, dcl);
 
-    if ((size_t)pl.ntiles * pl.P * (cip + cop) * sizeof(float) <= ((size_t)96 << 20) && pl.ntiles <= 1024)
-        return weight_point_major(g, &pl, xcl, dcl, cip, cop, dw);
+    if (point_major_fits(g, &pl)) return weight_point_major(g, &pl, xcl, dcl, cip, cop, dw);
 
     /* tiles per block: the block's V and D (64 points each) stay within ~1 MiB */
     int tb = 4096 / (cip + cop);
