@@ -63,49 +63,80 @@ int sai_conv_winograd_ok(const sai_conv_geom *g)
 int sai_conv_winograd_forward_ok(const sai_conv_geom *g)
 {
     if (!sai_conv_winograd_ok(g)) return 0;
-    /* the weights are transformed on every call (64 points x c_out x c_in):
+    /* the weights are transformed on every call (P points x c_out x c_in):
      * with few tiles and many channels that costs more than the products
-     * saved (measured: 256 -> 256 channels at 8^3 runs 2x slower, 128 -> 128
-     * at 16^3 2x faster) */
+     * saved (measured: 3-D 256 -> 256 channels at 8^3, 64 tiles, 1.2x slower;
+     * 128 -> 128 at 16^3 2x faster; 2-D 512 -> 512 at 7^2, 256 tiles, 1.2x
+     * faster) */
     sai_wg_plan pl;
     sai_wg_plan_init(g, g_tile_2d, &pl);
-    const int64_t need = (int64_t)g->c_out * g->c_in / 256;
+    const int64_t need = (int64_t)pl.P * g->c_out * g->c_in / 32768;
     return pl.ntiles >= (need > 64 ? need : 64);
 }
 
 #if WG_BUILD
+
+/* G k along one axis for 16 input channels at once: (k0, k1, k2) -> the 4
+ * values k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2. */
+#define G3(k0, k1, k2, o)                                                          \
+    do {                                                                           \
+        const __m512 s_ = _mm512_add_ps(k0, k2), h_ = _mm512_set1_ps(0.5f);        \
+        o[0] = k0;                                                                 \
+        o[1] = _mm512_mul_ps(_mm512_add_ps(s_, k1), h_);                           \
+        o[2] = _mm512_mul_ps(_mm512_sub_ps(s_, k1), h_);                           \
+        o[3] = k2;                                                                 \
+    } while (0)
+
+/* U[point][co][ci] = G g G^T, 16 input channels per vector, for output
+ * channels [co0, co1); u is [P][co][ci]. */
+WG_AVX512 static void weight_transform_rows(const sai_conv_geom *g, const float *w, int co0, int co1, float *u)
+{
+    const int co_n = g->c_out, ci_n = g->c_in, kd = g->k[0], taps = kd * 9;
+    const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(taps));
+    for (int co = co0; co < co1; co++)
+        for (int ci0 = 0; ci0 < ci_n; ci0 += 16) {
+            const int n = ci_n - ci0 < 16 ? ci_n - ci0 : 16;
+            const __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+            const float *base = w + ((size_t)co * ci_n + ci0) * taps;
+            __m512 k[27], t1[3][3][4], t2[3][4][4];
+            for (int t = 0; t < taps; t++)
+                k[t] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, vidx, base + t, 4);
+            for (int i = 0; i < kd; i++)
+                for (int j = 0; j < 3; j++) G3(k[(i * 3 + j) * 3], k[(i * 3 + j) * 3 + 1], k[(i * 3 + j) * 3 + 2],
+                                               t1[i][j]);
+            for (int i = 0; i < kd; i++)
+                for (int c = 0; c < 4; c++) {
+                    __m512 o[4];
+                    G3(t1[i][0][c], t1[i][1][c], t1[i][2][c], o);
+                    for (int b = 0; b < 4; b++) t2[i][b][c] = o[b];
+                }
+            for (int b = 0; b < 4; b++)
+                for (int c = 0; c < 4; c++) {
+                    __m512 o[4];
+                    if (kd == 1) {
+                        o[0] = t2[0][b][c];
+                    } else {
+                        G3(t2[0][b][c], t2[1][b][c], t2[2][b][c], o);
+                    }
+                    for (int a = 0; a < (kd == 1 ? 1 : 4); a++)
+                        _mm512_mask_storeu_ps(u + ((size_t)(a * 16 + b * 4 + c) * co_n + co) * ci_n + ci0, m, o[a]);
+                }
+        }
+}
 
 /* U[point][co][ci] = G g G^T for every (co, ci), then each point's co x ci
  * matrix packed for sai_gemm8x48 into up + point * apg. */
 static void weight_transform(const sai_conv_geom *g, const sai_wg_plan *pl, const float *w, float *u, float *up,
                              size_t apg)
 {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    const int co_n = g->c_out, ci_n = g->c_in, kd = g->k[0];
-    const int nt = sai_nn_threads_for((int64_t)co_n * ci_n / 256 + 1);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int co = 0; co < co_n; co++)
-        for (int ci = 0; ci < ci_n; ci++) {
-            const float *k = w + ((size_t)co * ci_n + ci) * kd * 9;
-            double t1[3][3][4], t2[3][4][4];
-            for (int i = 0; i < kd; i++)
-                for (int j = 0; j < 3; j++)
-                    for (int c = 0; c < 4; c++)
-                        t1[i][j][c] = G[c][0] * k[(i * 3 + j) * 3] + G[c][1] * k[(i * 3 + j) * 3 + 1] +
-                                      G[c][2] * k[(i * 3 + j) * 3 + 2];
-            for (int i = 0; i < kd; i++)
-                for (int b = 0; b < 4; b++)
-                    for (int c = 0; c < 4; c++)
-                        t2[i][b][c] = G[b][0] * t1[i][0][c] + G[b][1] * t1[i][1][c] + G[b][2] * t1[i][2][c];
-            for (int a = 0; a < pl->ad; a++)
-                for (int b = 0; b < 4; b++)
-                    for (int c = 0; c < 4; c++) {
-                        const double v = kd == 1 ? t2[0][b][c]
-                                                 : G[a][0] * t2[0][b][c] + G[a][1] * t2[1][b][c] +
-                                                       G[a][2] * t2[2][b][c];
-                        u[(((size_t)(a * 16 + b * 4 + c)) * co_n + co) * ci_n + ci] = (float)v;
-                    }
-        }
+    const int co_n = g->c_out, ci_n = g->c_in;
+    const int nt = sai_nn_threads_for((int64_t)co_n * ci_n / 1024 + 1);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = SAI_TID(), nth = nt > 1 ? omp_get_num_threads() : 1;
+        weight_transform_rows(g, w, (int)((int64_t)co_n * tid / nth), (int)((int64_t)co_n * (tid + 1) / nth), u);
+    }
     const int ntp = sai_nn_threads_for(pl->P);
 #pragma omp parallel for num_threads(ntp) if (ntp > 1) schedule(static)
     for (int q = 0; q < pl->P; q++) sai_pack_a8(u + (size_t)q * co_n * ci_n, co_n, ci_n, up + (size_t)q * apg);
