@@ -33,7 +33,7 @@
 static int point_major_fits(const sai_conv_geom *g, const sai_wg_plan *pl)
 {
     const int64_t cip = (g->c_in + 15) / 16 * 16, cop = (g->c_out + 15) / 16 * 16;
-    return pl->ntiles <= 1024 && pl->ntiles * pl->P * (cip + cop) * (int64_t)sizeof(float) <= ((int64_t)96 << 20);
+    return pl->ntiles <= 1024 && pl->ntiles * pl->P * (cip + cop) * (int64_t)sizeof(float) <= ((int64_t)32 << 20);
 }
 
 int sai_conv_winograd_weight_ok(const sai_conv_geom *g)
@@ -50,45 +50,65 @@ int sai_conv_winograd_weight_ok(const sai_conv_geom *g)
 
 static int round16(int c) { return (c + 15) / 16 * 16; }
 
-/* xcl[n][PD][PH][PW][cp]: x zero-padded in space (as the forward pass) and to cp channels. */
-static void x_channels_last(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, int cp, float *xcl)
+/* One padded row (sample ni, padded plane dp, padded row hp) of x channels-last:
+ * dst[PW][cp], zero-padded in space (as the forward pass) and to cp channels. */
+static void x_row(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, int64_t ni, int dp, int hp, int cp,
+                  float *dst)
 {
     const int ID = g->in[0], IH = g->in[1], IW = g->in[2];
-    const int64_t rows = (int64_t)g->n * pl->PD * pl->PH, rowlen = (int64_t)pl->PW * cp;
-    const int nt = sai_nn_threads_for(rows / 16 + 1);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const int hp = (int)(r % pl->PH), dp = (int)((r / pl->PH) % pl->PD);
-        const int64_t ni = r / ((int64_t)pl->PH * pl->PD);
-        float *dst = xcl + r * rowlen;
-        memset(dst, 0, (size_t)rowlen * sizeof(float));
-        const int sd = dp - g->pad[0], sh = hp - g->pad[1];
-        if (sd < 0 || sd >= ID || sh < 0 || sh >= IH) continue;
-        float *d0 = dst + (int64_t)g->pad[2] * cp;
-        for (int c = 0; c < g->c_in; c++) {
-            const float *src = x + (((ni * g->c_in + c) * ID + sd) * IH + sh) * (int64_t)IW;
-            for (int w = 0; w < IW; w++) d0[(int64_t)w * cp + c] = src[w];
-        }
+    memset(dst, 0, (size_t)pl->PW * cp * sizeof(float));
+    const int sd = dp - g->pad[0], sh = hp - g->pad[1];
+    if (sd < 0 || sd >= ID || sh < 0 || sh >= IH) return;
+    float *d0 = dst + (int64_t)g->pad[2] * cp;
+    for (int c = 0; c < g->c_in; c++) {
+        const float *src = x + (((ni * g->c_in + c) * ID + sd) * IH + sh) * (int64_t)IW;
+        for (int w = 0; w < IW; w++) d0[(int64_t)w * cp + c] = src[w];
     }
 }
 
-/* dcl[n][md TD][2 TH][2 TW][cp]: dy zero-padded to whole tiles and to cp channels. */
-static void dy_channels_last(const sai_conv_geom *g, const sai_wg_plan *pl, const float *dy, int cp, float *dcl)
+/* One row (sample ni, plane d, row h) of dy channels-last on the tile grid:
+ * dst[2 TW][cp], zero past the output and to cp channels. */
+static void dy_row(const sai_conv_geom *g, const sai_wg_plan *pl, const float *dy, int64_t ni, int d, int h, int cp,
+                   float *dst)
 {
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
-    const int RD = pl->md * pl->TD, RH = 2 * pl->TH, RW = 2 * pl->TW;
-    const int64_t rows = (int64_t)g->n * RD * RH, rowlen = (int64_t)RW * cp;
-    const int nt = sai_nn_threads_for(rows / 16 + 1);
+    memset(dst, 0, (size_t)2 * pl->TW * cp * sizeof(float));
+    if (d >= OD || h >= OH) return;
+    for (int c = 0; c < g->c_out; c++) {
+        const float *src = dy + (((ni * g->c_out + c) * OD + d) * OH + h) * (int64_t)OW;
+        for (int w = 0; w < OW; w++) dst[(int64_t)w * cp + c] = src[w];
+    }
+}
+
+/* The planes of x (ad of them) and dy (md) that the tiles of depth tile td of
+ * sample ni read, channels-last: x [ad][PH][PW][cip], dy [md][2 TH][2 TW][cop]. */
+static void slab(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, const float *dy, int64_t ni, int td,
+                 int cip, int cop, float *xs, float *ds)
+{
+    const int64_t xrow = (int64_t)pl->PW * cip, drow = (int64_t)2 * pl->TW * cop;
+    for (int a = 0; a < pl->ad; a++)
+        for (int h = 0; h < pl->PH; h++)
+            x_row(g, pl, x, ni, td * pl->md + a, h, cip, xs + ((int64_t)a * pl->PH + h) * xrow);
+    for (int a = 0; a < pl->md; a++)
+        for (int h = 0; h < 2 * pl->TH; h++)
+            dy_row(g, pl, dy, ni, td * pl->md + a, h, cop, ds + ((int64_t)a * 2 * pl->TH + h) * drow);
+}
+
+/* Whole channels-last copies (for the point-major order): x [n][PD][PH][PW][cip], dy [n][md TD][2 TH][2 TW][cop]. */
+static void channels_last(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, const float *dy, int cip,
+                          int cop, float *xcl, float *dcl)
+{
+    const int64_t xrows = (int64_t)g->n * pl->PD * pl->PH, drows = (int64_t)g->n * pl->md * pl->TD * 2 * pl->TH;
+    const int nt = sai_nn_threads_for((xrows + drows) / 16 + 1);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const int h = (int)(r % RH), d = (int)((r / RH) % RD);
-        const int64_t ni = r / ((int64_t)RH * RD);
-        float *dst = dcl + r * rowlen;
-        memset(dst, 0, (size_t)rowlen * sizeof(float));
-        if (d >= OD || h >= OH) continue;
-        for (int c = 0; c < g->c_out; c++) {
-            const float *src = dy + (((ni * g->c_out + c) * OD + d) * OH + h) * (int64_t)OW;
-            for (int w = 0; w < OW; w++) dst[(int64_t)w * cp + c] = src[w];
+    for (int64_t r = 0; r < xrows + drows; r++) {
+        if (r < xrows) {
+            const int hp = (int)(r % pl->PH), dp = (int)((r / pl->PH) % pl->PD);
+            x_row(g, pl, x, r / ((int64_t)pl->PH * pl->PD), dp, hp, cip, xcl + r * pl->PW * cip);
+        } else {
+            const int64_t q = r - xrows, RH = 2 * pl->TH, RD = (int64_t)pl->md * pl->TD;
+            dy_row(g, pl, dy, q / (RH * RD), (int)((q / RH) % RD), (int)(q % RH), cop,
+                   dcl + q * 2 * pl->TW * cop);
         }
     }
 }
@@ -276,10 +296,15 @@ static void weight_from_points(const sai_conv_geom *g, const sai_wg_plan *plp, c
  * tile is transformed first (threads split the tiles), then each point's
  * product runs over all tiles at once (threads split the points), straight
  * into one accumulator. */
-static sai_status weight_point_major(const sai_conv_geom *g, const sai_wg_plan *plp, const float *xcl,
-                                     const float *dcl, int cip, int cop, float *dw)
+static sai_status weight_point_major(const sai_conv_geom *g, const sai_wg_plan *plp, const float *x,
+                                     const float *dy, int cip, int cop, float *dw)
 {
     const sai_wg_plan pl = *plp;
+    const size_t xsz = (size_t)g->n * pl.psp * cip, dsz = (size_t)g->n * pl.md * pl.TD * 4 * pl.TH * pl.TW * cop;
+    float *xcl = sai_nn_scratch(SAI_NN_WS_COLS, (xsz + dsz) * sizeof(float));
+    if (!xcl) return SAI_ENOMEM;
+    float *dcl = xcl + xsz;
+    channels_last(g, &pl, x, dy, cip, cop, xcl, dcl);
     const int co_n = g->c_out;
     const int RD = pl.md * pl.TD, RH = 2 * pl.TH, RW = 2 * pl.TW;
     const int ntl = (int)pl.ntiles;
@@ -320,15 +345,8 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
     sai_wg_plan pl;
     sai_wg_plan_init(g, 2, &pl);
     const int ci_n = g->c_in, co_n = g->c_out, cip = round16(ci_n), cop = round16(co_n);
-    const int RD = pl.md * pl.TD, RH = 2 * pl.TH, RW = 2 * pl.TW;
-    const size_t xsz = (size_t)g->n * pl.psp * cip, dsz = (size_t)g->n * RD * RH * RW * cop;
-    float *xcl = sai_nn_scratch(SAI_NN_WS_COLS, (xsz + dsz) * sizeof(float));
-    if (!xcl) return SAI_ENOMEM;
-    float *dcl = xcl + xsz;
-    x_channels_last(g, &pl, x, cip, xcl);
-    dy_channels_last(g, &pl, dy, cop, dcl);
-
-    if (point_major_fits(g, &pl)) return weight_point_major(g, &pl, xcl, dcl, cip, cop, dw);
+    const int RH = 2 * pl.TH, RW = 2 * pl.TW;
+    if (point_major_fits(g, &pl)) return weight_point_major(g, &pl, x, dy, cip, cop, dw);
 
     /* tiles per block: the block's V and D (64 points each) stay within ~1 MiB */
     int tb = 4096 / (cip + cop);
@@ -342,7 +360,10 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
     /* point strides one cache line longer than a point's block, so a tile's 64
      * transform stores do not all land in the same L1 sets */
     const size_t pv = (size_t)tb * cip + 16, pd = (size_t)tb * cop + 16;
-    const size_t per = (size_t)pl.P * (pv + pd) + 64 + 1024; /* 64: rows read past c_out by outer_sum */
+    /* per thread: V, D, the x and dy planes of the current depth tile (a slab,
+     * so scratch memory does not grow with the volume), a transform buffer */
+    const size_t xslab = (size_t)pl.ad * pl.PH * pl.PW * cip + 64, dslab = (size_t)pl.md * RH * RW * cop + 64;
+    const size_t per = (size_t)pl.P * (pv + pd) + 64 + 1024 + xslab + dslab; /* 64: rows read past c_out */
     float *ws = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;
     const int64_t xsW = cip, xsH = (int64_t)pl.PW * cip, xsD = (int64_t)pl.PH * pl.PW * cip;
@@ -351,6 +372,8 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
     {
         const int tid = SAI_TID();
         float *v = ws + (size_t)tid * per, *d = v + (size_t)pl.P * pv, *buf = d + (size_t)pl.P * pd + 64;
+        float *xs = buf + 1024, *ds = xs + xslab;
+        int64_t cur = -1; /* (sample, depth tile) held in the slab */
         float *mine = acc + (size_t)tid * wsz;
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; it++) {
@@ -362,8 +385,12 @@ sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float
                 const int64_t r = gt / pl.TW;
                 const int th = (int)(r % pl.TH), td = (int)((r / pl.TH) % pl.TD);
                 const int64_t ni = r / ((int64_t)pl.TH * pl.TD);
-                const float *xt = xcl + (((ni * pl.PD + (int64_t)td * pl.md) * pl.PH + 2 * th) * pl.PW + 2 * tw) * cip;
-                const float *dt = dcl + (((ni * RD + (int64_t)td * pl.md) * RH + 2 * th) * RW + 2 * tw) * cop;
+                if (ni * pl.TD + td != cur) {
+                    slab(g, &pl, x, dy, ni, td, cip, cop, xs, ds);
+                    cur = ni * pl.TD + td;
+                }
+                const float *xt = xs + ((int64_t)2 * th * pl.PW + 2 * tw) * cip;
+                const float *dt = ds + ((int64_t)2 * th * RW + 2 * tw) * cop;
                 x_tile(&pl, xt, xsD, xsH, xsW, cip, v + (size_t)t * cip, pv, buf);
                 dy_tile(&pl, dt, dsD, dsH, dsW, cop, d + (size_t)t * cop, pd, buf);
             }
