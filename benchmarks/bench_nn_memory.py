@@ -48,10 +48,11 @@ if lib == "sacroai":
     sacroai.set_num_threads(threads)
     model = UNet(3, 1, 2, feats, rng=0)
     model.train()
-    def step():
+    def step():  # like the PyTorch input (no requires_grad): parameter gradients only
         model.zero_grad()
         model(x)
-        model.backward(g)
+        with sacroai.nn.no_input_grad():
+            model.backward(g)
 else:
     import torch
     from bench_nn import TorchUNet

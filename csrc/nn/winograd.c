@@ -142,20 +142,35 @@ static void weight_transform(const sai_conv_geom *g, const sai_wg_plan *pl, cons
     for (int q = 0; q < pl->P; q++) sai_pack_a8(u + (size_t)q * co_n * ci_n, co_n, ci_n, up + (size_t)q * apg);
 }
 
-/* Zero-padded copy: input (d, h, w) lands at (d + pad0, h + pad1, w + pad2). */
-static void pad_input(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, float *xp)
+/* The zero-padded input planes that the tiles of depth tile td of sample ni
+ * read (padded planes td * md .. + ad - 1), for every input channel, kept in
+ * a ring of ad plane slots xs[ci][slot][PH][PW]: padded plane P sits in slot
+ * P mod ad, so the next depth tile refills only the planes it does not share.
+ * ring[slot] records which (sample, plane) a slot holds; poff[a] receives the
+ * offset of the tile's plane a within a channel's slots. */
+static void ring_fill(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, int64_t ni, int td, float *xs,
+                      int64_t ring[4], int64_t poff[4])
 {
-    const int64_t planes = (int64_t)g->n * g->c_in, isp = (int64_t)g->in[0] * g->in[1] * g->in[2];
-    const int nt = sai_nn_threads_for(planes);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t q = 0; q < planes; q++) {
-        const float *src = x + q * isp;
-        float *dst = xp + q * pl->psp;
-        for (int d = 0; d < pl->PD; d++)
+    const int64_t isp = (int64_t)g->in[0] * g->in[1] * g->in[2], plane = (int64_t)pl->PH * pl->PW;
+    const int64_t ssp = pl->ad * plane;
+    for (int a = 0; a < pl->ad; a++) {
+        const int P = td * pl->md + a, slot = P % pl->ad;
+        const int64_t key = ni * pl->PD + P;
+        poff[a] = slot * plane;
+        if (ring[slot] == key) continue;
+        ring[slot] = key;
+        const int sd = P - g->pad[0];
+        for (int ci = 0; ci < g->c_in; ci++) {
+            const float *src = x + (ni * g->c_in + ci) * isp;
+            float *dst = xs + ci * ssp + slot * plane;
+            if (sd < 0 || sd >= g->in[0]) {
+                memset(dst, 0, (size_t)plane * sizeof(float));
+                continue;
+            }
             for (int h = 0; h < pl->PH; h++) {
-                float *row = dst + ((int64_t)d * pl->PH + h) * pl->PW;
-                const int sd = d - g->pad[0], sh = h - g->pad[1];
-                if (sd < 0 || sd >= g->in[0] || sh < 0 || sh >= g->in[1]) {
+                float *row = dst + (int64_t)h * pl->PW;
+                const int sh = h - g->pad[1];
+                if (sh < 0 || sh >= g->in[1]) {
                     memset(row, 0, (size_t)pl->PW * sizeof(float));
                     continue;
                 }
@@ -164,6 +179,7 @@ static void pad_input(const sai_conv_geom *g, const sai_wg_plan *pl, const float
                 memcpy(row + left, src + ((int64_t)sd * g->in[1] + sh) * g->in[2], (size_t)g->in[2] * sizeof(float));
                 if (right > 0) memset(row + left + g->in[2], 0, (size_t)right * sizeof(float));
             }
+        }
     }
 }
 
@@ -182,19 +198,19 @@ static inline __mmask16 lane_mask(int n)
     } while (0)
 
 /* Input transform of up to 16 tiles in one W row (tiles tw .. tw + len - 1
- * at depth tile td, height tile th) of one padded channel plane xc; point q
- * goes to v + q * pstride (lanes masked to len). */
-WG_AVX512 static void input_chunk(const sai_wg_plan *pl, const float *xc, int td, int th, int tw, int len, float *v,
-                                  size_t pstride, float *buf)
+ * at height tile th) of one channel's padded planes xc + poff[a] (the depth
+ * tile's planes); point q goes to v + q * pstride (lanes masked to len). */
+WG_AVX512 static void input_chunk(const sai_wg_plan *pl, const float *xc, const int64_t *poff, int th, int tw,
+                                  int len, float *v, size_t pstride, float *buf)
 {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __mmask16 mk = lane_mask(len);
-    const int d0 = td * pl->md, h0 = 2 * th;
+    const int h0 = 2 * th;
     for (int a = 0; a < pl->ad; a++) {
         __m512 w[4][4];
         for (int b = 0; b < 4; b++) {
-            const float *r = xc + ((int64_t)(d0 + a) * pl->PH + h0 + b) * pl->PW + 2 * tw;
+            const float *r = xc + poff[a] + (int64_t)(h0 + b) * pl->PW + 2 * tw;
             const __m512 lo = _mm512_loadu_ps(r), hi = _mm512_loadu_ps(r + 16);
             const __m512 lo2 = _mm512_loadu_ps(r + 2), hi2 = _mm512_loadu_ps(r + 18);
             const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
@@ -316,11 +332,10 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     sai_wg_plan_init(g, g_tile_2d, &pl);
     const int f43 = pl.m == 4;
     const int ci_n = g->c_in, co_n = g->c_out;
-    const int64_t planes = (int64_t)g->n * ci_n;
-    const int64_t slack = 2 * (int64_t)pl.PW + 128;
-    float *xp = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)(planes * pl.psp + slack) * sizeof(float));
-    if (!xp) return SAI_ENOMEM;
-    memset(xp + planes * pl.psp, 0, (size_t)slack * sizeof(float));
+    /* each thread pads only the input planes of its current depth tile (a
+     * slab), so the scratch does not grow with the volume */
+    const int64_t ssp = (int64_t)pl.ad * pl.PH * pl.PW, slack = 2 * (int64_t)pl.PW + 128;
+    const size_t slab_size = (size_t)(ci_n * ssp + slack);
     const size_t apg = (size_t)(co_n + 7) / 8 * 8 * ci_n;
     float *up = sai_nn_scratch(SAI_NN_WS_ACC, ((size_t)pl.P * apg + (size_t)pl.P * co_n * ci_n) * sizeof(float));
     if (!up) return SAI_ENOMEM;
@@ -333,7 +348,6 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     } else {
         weight_transform(g, &pl, w, up + (size_t)pl.P * apg, up, apg);
     }
-    pad_input(g, &pl, x, xp);
 
     const int64_t items = (pl.ntiles + NB - 1) / NB;
     const int nt = sai_nn_threads_for(items);
@@ -342,7 +356,7 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
      * The products are made 8 output channels at a time, so the 8 x 48 x P
      * block that the output transform reads stays in L1 (2-D) or L2 (3-D). */
     const size_t pv = (size_t)ci_n * NB + 16, pm = 8 * NB + 16;
-    const size_t vsize = (size_t)pl.P * pv, msize = (size_t)pl.P * pm, per = vsize + msize + 1024;
+    const size_t vsize = (size_t)pl.P * pv, msize = (size_t)pl.P * pm, per = vsize + msize + 1024 + slab_size;
     float *ws = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;
     const int64_t osp = (int64_t)g->out[0] * g->out[1] * g->out[2];
@@ -351,17 +365,23 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
         float *v = ws + (size_t)SAI_TID() * per;
         float *mm = v + vsize;
         float *buf = mm + msize;
+        float *xs = buf + 1024;
+        int64_t ring[4] = {-1, -1, -1, -1}, poff[4] = {0, 0, 0, 0}, cur = -1;
+        memset(xs + ci_n * ssp, 0, (size_t)slack * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t t0 = it * NB;
             const int nb = (int)(pl.ntiles - t0 < NB ? pl.ntiles - t0 : NB);
             FOR_CHUNKS(&pl, t0, nb, {
-                const float *xs = xp + ni * ci_n * pl.psp;
+                if (ni * pl.TD + td != cur) {
+                    ring_fill(g, &pl, x, ni, td, xs, ring, poff);
+                    cur = ni * pl.TD + td;
+                }
                 for (int ci = 0; ci < ci_n; ci++) {
-                    if (f43)
-                        sai_wg43_input_chunk(&pl, xs + ci * pl.psp, td, th, tw, len, v + (size_t)ci * NB + lane, pv);
+                    if (f43) /* 2-D: one plane, in slot 0 */
+                        sai_wg43_input_chunk(&pl, xs + ci * ssp, 0, th, tw, len, v + (size_t)ci * NB + lane, pv);
                     else
-                        input_chunk(&pl, xs + ci * pl.psp, td, th, tw, len, v + (size_t)ci * NB + lane, pv, buf);
+                        input_chunk(&pl, xs + ci * ssp, poff, th, tw, len, v + (size_t)ci * NB + lane, pv, buf);
                 }
             });
             for (int c0 = 0; c0 < co_n; c0 += 8) {
