@@ -82,3 +82,21 @@ def test_leaky_relu_against_numpy_odd_length():
     np.testing.assert_array_equal(m(x), np.where(x > 0, x, x * np.float32(0.2)))
     g = rng.standard_normal(x.shape).astype(np.float32)
     np.testing.assert_array_equal(m.backward(g), np.where(x > 0, g, g * np.float32(0.2)))
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 5, 6, 7), (1, 3, 70, 70), (3, 1, 4097)])
+def test_attention_gate_step_equals_numpy_bits(shape):
+    """x * p and (g * p, sum_c g * x) are the NumPy expressions bit for bit."""
+    from sacroai import _core
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    p = rng.random((shape[0], 1) + shape[2:]).astype(np.float32)
+    np.testing.assert_array_equal(_core.nn_gate_forward(x, p), x * p)
+    dx, dp = _core.nn_gate_backward(g, x, p)
+    np.testing.assert_array_equal(dx, g * p)
+    np.testing.assert_array_equal(dp, np.sum(g * x, axis=1, keepdims=True, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"coefficients must have shape \[N, 1, \*S\]"):
+        _core.nn_gate_forward(x, np.ones(shape, np.float32) if shape[1] > 1 else np.ones((1, 1, 3), np.float32))
+    with pytest.raises(ValueError, match="grad_output must have the shape of x"):
+        _core.nn_gate_backward(g[..., :-1], x, p)

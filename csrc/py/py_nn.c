@@ -295,6 +295,81 @@ static PyObject *py_channel_sum(PyObject *self, PyObject *args)
     return (PyObject *)db;
 }
 
+/* x [n, c, *S] and p [n, 1, *S] (same n and S) as C-contiguous float32; s = prod(S). */
+static int gate_args(PyObject *xo, PyObject *po, PyArrayObject **x, PyArrayObject **p, npy_intp *s)
+{
+    *x = in_f32(xo, "x", 3, 32);
+    if (!*x) return -1;
+    *p = in_f32(po, "coefficients", PyArray_NDIM(*x), PyArray_NDIM(*x));
+    if (!*p) {
+        Py_DECREF(*x);
+        return -1;
+    }
+    *s = 1;
+    int ok = PyArray_DIM(*p, 0) == PyArray_DIM(*x, 0) && PyArray_DIM(*p, 1) == 1;
+    for (int i = 2; i < PyArray_NDIM(*x); i++) {
+        *s *= PyArray_DIM(*x, i);
+        ok = ok && PyArray_DIM(*p, i) == PyArray_DIM(*x, i);
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "attention gate: coefficients must have shape [N, 1, *S] of x [N, C, *S]");
+        Py_DECREF(*x);
+        Py_DECREF(*p);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_gate_forward(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *po;
+    if (!PyArg_ParseTuple(args, "OO", &xo, &po)) return NULL;
+    PyArrayObject *x, *p;
+    npy_intp s;
+    if (gate_args(xo, po, &x, &p, &s)) return NULL;
+    PyArrayObject *y = new_f32(PyArray_NDIM(x), PyArray_DIMS(x));
+    sai_status rc = SAI_ENOMEM;
+    if (y) SAI_CALL(rc, sai_gate_forward(CF32(x), CF32(p), DIM(x, 0), DIM(x, 1), s, F32(y)));
+    Py_DECREF(x);
+    Py_DECREF(p);
+    if (!y) return NULL;
+    if (rc) {
+        Py_DECREF(y);
+        return sai_py_raise(rc);
+    }
+    return (PyObject *)y;
+}
+
+static PyObject *py_gate_backward(PyObject *self, PyObject *args)
+{
+    PyObject *go, *xo, *po;
+    if (!PyArg_ParseTuple(args, "OOO", &go, &xo, &po)) return NULL;
+    PyArrayObject *x, *p;
+    npy_intp s;
+    if (gate_args(xo, po, &x, &p, &s)) return NULL;
+    PyArrayObject *g = in_f32(go, "grad_output", PyArray_NDIM(x), PyArray_NDIM(x));
+    PyArrayObject *dx = NULL, *dp = NULL;
+    sai_status rc = SAI_ENOMEM;
+    if (g && !PyArray_SAMESHAPE(g, x)) {
+        PyErr_SetString(PyExc_ValueError, "attention gate: grad_output must have the shape of x");
+        goto done;
+    }
+    if (!g || !(dx = new_f32(PyArray_NDIM(x), PyArray_DIMS(x))) || !(dp = new_f32(PyArray_NDIM(p), PyArray_DIMS(p))))
+        goto done;
+    SAI_CALL(rc, sai_gate_backward(CF32(g), CF32(x), CF32(p), DIM(x, 0), DIM(x, 1), s, F32(dx), F32(dp)));
+    if (rc) sai_py_raise(rc);
+done:
+    Py_DECREF(x);
+    Py_DECREF(p);
+    Py_XDECREF(g);
+    if (rc || PyErr_Occurred()) {
+        Py_XDECREF(dx);
+        Py_XDECREF(dp);
+        return NULL;
+    }
+    return Py_BuildValue("NN", dx, dp);
+}
+
 static PyObject *py_conv_tile_bytes(PyObject *self, PyObject *args)
 {
     long long f, b;
@@ -929,6 +1004,9 @@ PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_backward_weight", py_conv_backward_weight, METH_VARARGS,
      "nn_conv_backward_weight(x5, dy5, k3, stride3, pad3, dil3, groups, want_bias) -> (dw, db|None)"},
     {"nn_channel_sum", py_channel_sum, METH_VARARGS, "nn_channel_sum(t) -> per-channel sums"},
+    {"nn_gate_forward", py_gate_forward, METH_VARARGS, "nn_gate_forward(x, p) -> x * p (p: [N, 1, *S])"},
+    {"nn_gate_backward", py_gate_backward, METH_VARARGS,
+     "nn_gate_backward(g, x, p) -> (g * p, sum over channels of g * x)"},
     {"nn_conv_tile_bytes", py_conv_tile_bytes, METH_VARARGS, "nn_conv_tile_bytes(fwd, bwd): tuning"},
     {"nn_conv_use_winograd", py_conv_use_winograd, METH_VARARGS,
      "nn_conv_use_winograd(on, min_channels=0): Winograd F(2,3) for 3x3(x3) stride-1 layers (default on, >= 8 channels)"},

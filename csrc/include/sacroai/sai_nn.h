@@ -55,6 +55,12 @@ void sai_conv_use_winograd(int on, int min_channels);
  * default) or 4 (F(4x4, 3x3): faster, ~10x larger rounding differences). */
 void sai_conv_winograd_tile_2d(int m);
 
+/* Attention gate step over x [n, c, s] and coefficients p [n, s]: y = x * p;
+ * backward dx = g * p, dp = sum over c of g * x (float32, channel order). */
+sai_status sai_gate_forward(const float *x, const float *p, int n, int c, int64_t s, float *y);
+sai_status sai_gate_backward(const float *g, const float *x, const float *p, int n, int c, int64_t s, float *dx,
+                             float *dp);
+
 /* db[c] = sum over n and space of t[n, c, :] (t of shape [n, c, s]). */
 sai_status sai_channel_sum(const float *t, int n, int c, int64_t s, float *db);
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 
 from .. import functional as F
 from .. import init
@@ -66,15 +65,14 @@ class AttentionGate(Module):
                              "must agree in batch and spatial sizes")
         p = self.psi(self.relu(self.W_g(g) + self.W_x(x)))
         self._cache = (x, p) if self._caching() else None
-        return x * p
+        return F._core.nn_gate_forward(x, p)  # x * p, in one pass
 
     def backward(self, grad_out):
         if self._cache is None:
             raise self._missing_cache()
         x, p = self._cache
         g = F._check_grad(grad_out, x.shape, "AttentionGate")
-        dx = g * p
-        dp = np.sum(g * x, axis=1, keepdims=True, dtype=np.float32)
+        dx, dp = F._core.nn_gate_backward(g, x, p)  # g * p and sum over channels of g * x
         d = self.relu.backward(self.psi.backward(dp))
         dg = self.W_g.backward(d)
         dx += self.W_x.backward(d)
