@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-
 from .. import functional as F
 from .. import init
 from ..activation import ReLU, Sigmoid
