@@ -29,6 +29,8 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+
+#include "winograd_simd.h"
 #define WG_BUILD 1
 #define WG_AVX512 __attribute__((target("avx512f")))
 #else
@@ -183,20 +185,6 @@ static void ring_fill(const sai_conv_geom *g, const sai_wg_plan *pl, const float
     }
 }
 
-static inline __mmask16 lane_mask(int n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
-/* B^T d for F(2, 3): d0 - d2, d1 + d2, d2 - d1, d1 - d3. */
-#define BT4(d0, d1, d2, d3, o0, o1, o2, o3) \
-    do {                                     \
-        o0 = _mm512_sub_ps(d0, d2);          \
-        o1 = _mm512_add_ps(d1, d2);          \
-        o2 = _mm512_sub_ps(d2, d1);          \
-        o3 = _mm512_sub_ps(d1, d3);          \
-    } while (0)
-
 /* Input transform of up to 16 tiles in one W row (tiles tw .. tw + len - 1
  * at height tile th) of one channel's padded planes xc + poff[a] (the depth
  * tile's planes); point q goes to v + q * pstride (lanes masked to len). */
@@ -205,7 +193,7 @@ WG_AVX512 static void input_chunk(const sai_wg_plan *pl, const float *xc, const 
 {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __mmask16 mk = lane_mask(len);
+    const __mmask16 mk = sai_lane_mask(len);
     const int h0 = 2 * th;
     for (int a = 0; a < pl->ad; a++) {
         __m512 w[4][4];
@@ -292,7 +280,7 @@ WG_AVX512 static void output_chunk(const sai_conv_geom *g, const sai_wg_plan *pl
     const __m512 bv = _mm512_set1_ps(bias);
     const int ow0 = 2 * tw;
     int nvalid = OW - ow0 < 2 * len ? OW - ow0 : 2 * len;
-    const __mmask16 mlo = lane_mask(nvalid), mhi = lane_mask(nvalid - 16);
+    const __mmask16 mlo = sai_lane_mask(nvalid), mhi = sai_lane_mask(nvalid - 16);
     for (int i = 0; i < pl->md; i++) {
         const int odp = td * pl->md + i;
         if (odp >= OD) break;

@@ -23,6 +23,8 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+
+#include "winograd_simd.h"
 #define WW_BUILD 1
 #define WW_AVX512 __attribute__((target("avx512f")))
 #else
@@ -112,15 +114,6 @@ static void channels_last(const sai_conv_geom *g, const sai_wg_plan *pl, const f
         }
     }
 }
-
-/* B^T d of F(2, 3). */
-#define BT4(d0, d1, d2, d3, o0, o1, o2, o3) \
-    do {                                     \
-        o0 = _mm512_sub_ps(d0, d2);          \
-        o1 = _mm512_add_ps(d1, d2);          \
-        o2 = _mm512_sub_ps(d2, d1);          \
-        o3 = _mm512_sub_ps(d1, d3);          \
-    } while (0)
 
 /* A e of F(2, 3): e0, e0 + e1, e0 - e1, -e1. */
 #define A2(e0, e1, o0, o1, o2, o3)                       \
