@@ -32,7 +32,7 @@ IMAGE_SOURCES = ["csrc/image/typed.c", "csrc/image/spline.c", "csrc/image/resamp
 
 NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/nn/act.c", "csrc/nn/pool.c",
               "csrc/nn/upsample.c", "csrc/nn/linear.c", "csrc/nn/loss.c", "csrc/nn/optim.c",
-              "csrc/nn/gemm_avx512.c"]
+              "csrc/nn/gemm_avx512.c", "csrc/nn/bn_act.c", "csrc/py/py_nn_fused.c"]
 
 SCORES_SOURCES = ["csrc/scores/sparcc_sij.c", "csrc/scores/sparcc_spine.c", "csrc/scores/sparcc_sss.c",
                   "csrc/scores/msasss.c", "csrc/scores/mny.c", "csrc/scores/asas.c", "csrc/scores/kl.c",

@@ -1,0 +1,388 @@
+/* bn_act.c: batch norm over the leading channels of [n, c_total, s], fused
+ * with a residual add and ReLU (see sai_nn_bn_act.h).
+ *
+ * Bit-identity with norm.c: each row (sample i, channel ch) is reduced with
+ * the same float partial sums, flushed into a double every 1024 elements,
+ * and the per-row doubles are combined per channel in sample order.  Only
+ * the schedule differs: ROWS rows are reduced together as independent
+ * dependency chains (a single float chain runs at one add per FP-add
+ * latency), and the rows of all channels are spread over the threads.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nn_internal.h"
+#include "sacroai/sai_nn_bn_act.h"
+
+#define ROWS 8
+#define FLUSH 1024 /* float partial sums go into a double after this many elements */
+
+typedef struct {
+    const float *x; /* row (i, ch) starts at x + i * c_total * s + ch * s */
+    int n, c, c_total;
+    int64_t s;
+} rows_view;
+
+static inline const float *row_ptr(const rows_view *v, int64_t r)
+{
+    const int64_t i = r / v->c, ch = r % v->c;
+    return v->x + (i * v->c_total + ch) * v->s;
+}
+
+/* out[k] = sum of rows p[k] (float partials flushed into a double per FLUSH elements). */
+static void sum_rows(const float *const *p, int nr, int64_t s, double *out)
+{
+    double a[ROWS] = {0};
+    float f[ROWS] = {0};
+    if (nr == ROWS) {
+        for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+            const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+            for (int64_t j = j0; j < j1; j++)
+                for (int k = 0; k < ROWS; k++) f[k] += p[k][j];
+            if (j1 - j0 == FLUSH)
+                for (int k = 0; k < ROWS; k++) {
+                    a[k] += f[k];
+                    f[k] = 0.0f;
+                }
+        }
+    } else {
+        for (int k = 0; k < nr; k++)
+            for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+                const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+                for (int64_t j = j0; j < j1; j++) f[k] += p[k][j];
+                if (j1 - j0 == FLUSH) {
+                    a[k] += f[k];
+                    f[k] = 0.0f;
+                }
+            }
+    }
+    for (int k = 0; k < nr; k++) out[k] = a[k] + f[k];
+}
+
+/* out[k] = sum of (p[k] - m[k])^2, same partial-sum scheme. */
+static void sumsq_rows(const float *const *p, const float *m, int nr, int64_t s, double *out)
+{
+    double a[ROWS] = {0};
+    float f[ROWS] = {0};
+    if (nr == ROWS) {
+        for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+            const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+            for (int64_t j = j0; j < j1; j++)
+                for (int k = 0; k < ROWS; k++) {
+                    const float d = p[k][j] - m[k];
+                    f[k] += d * d;
+                }
+            if (j1 - j0 == FLUSH)
+                for (int k = 0; k < ROWS; k++) {
+                    a[k] += f[k];
+                    f[k] = 0.0f;
+                }
+        }
+    } else {
+        for (int k = 0; k < nr; k++)
+            for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+                const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+                for (int64_t j = j0; j < j1; j++) {
+                    const float d = p[k][j] - m[k];
+                    f[k] += d * d;
+                }
+                if (j1 - j0 == FLUSH) {
+                    a[k] += f[k];
+                    f[k] = 0.0f;
+                }
+            }
+    }
+    for (int k = 0; k < nr; k++) out[k] = a[k] + f[k];
+}
+
+static int64_t groups_of(int64_t rows) { return (rows + ROWS - 1) / ROWS; }
+
+static sai_status check_dims(int n, int c, int c_total, int64_t s)
+{
+    if (n < 1 || c < 1 || s < 1 || c > c_total)
+        return sai_error_set(SAI_EINVAL, "batch norm: bad shape n=%d c=%d c_total=%d s=%lld", n, c, c_total,
+                             (long long)s);
+    return SAI_OK;
+}
+
+sai_status sai_bn_stats_range(const float *x, int n, int c, int c_total, int64_t s, float *mean, float *var)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(mean, "mean");
+    SAI_NN_CHECK_PTR(var, "var");
+    sai_status rc = check_dims(n, c, c_total, s);
+    if (rc) return rc;
+    const rows_view v = {x, n, c, c_total, s};
+    const int64_t rows = (int64_t)n * c, ng = groups_of(rows);
+    double *rs = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)rows * sizeof(double) + (size_t)c * sizeof(double));
+    if (!rs) return SAI_ENOMEM;
+    double *dmean = rs + rows;
+    const double cnt = (double)n * s;
+    const int nt = sai_nn_threads_for(ng);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#pragma omp for schedule(static)
+        for (int64_t gi = 0; gi < ng; gi++) {
+            const float *p[ROWS];
+            const int64_t r0 = gi * ROWS;
+            const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
+            for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, r0 + k);
+            sum_rows(p, nr, s, rs + r0);
+        }
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            double sum = 0.0;
+            for (int i = 0; i < n; i++) sum += rs[(int64_t)i * c + ch];
+            dmean[ch] = sum / cnt;
+        }
+#pragma omp for schedule(static)
+        for (int64_t gi = 0; gi < ng; gi++) {
+            const float *p[ROWS];
+            float m[ROWS];
+            const int64_t r0 = gi * ROWS;
+            const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
+            for (int k = 0; k < nr; k++) {
+                p[k] = row_ptr(&v, r0 + k);
+                m[k] = (float)dmean[(r0 + k) % c];
+            }
+            sumsq_rows(p, m, nr, s, rs + r0);
+        }
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            double ss = 0.0;
+            for (int i = 0; i < n; i++) ss += rs[(int64_t)i * c + ch];
+            mean[ch] = (float)dmean[ch];
+            var[ch] = (float)(ss / cnt);
+        }
+    }
+    return SAI_OK;
+}
+
+static inline void scale_shift(int ch, const float *mean, const float *invstd, const float *gamma,
+                               const float *beta, float *sc, float *sh)
+{
+    /* the expressions of sai_norm_apply */
+    *sc = invstd[ch] * (gamma ? gamma[ch] : 1.0f);
+    *sh = (beta ? beta[ch] : 0.0f) - mean[ch] * *sc;
+}
+
+sai_status sai_bn_act_forward(const float *x, int n, int c, int c_total, int64_t s, const float *mean,
+                              const float *invstd, const float *gamma, const float *beta,
+                              const float *residual, int relu, float *y)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(y, "output");
+    SAI_NN_CHECK_PTR(mean, "mean");
+    SAI_NN_CHECK_PTR(invstd, "invstd");
+    sai_status rc = check_dims(n, c, c_total, s);
+    if (rc) return rc;
+    const int64_t rows = (int64_t)n * c;
+    const int nt = sai_nn_threads_for(rows);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t i = r / c;
+        const int ch = (int)(r % c);
+        float sc, sh;
+        scale_shift(ch, mean, invstd, gamma, beta, &sc, &sh);
+        const float *p = x + (i * c_total + ch) * s;
+        float *q = y + r * s;
+        if (residual) {
+            const float *e = residual + r * s;
+            if (relu)
+                for (int64_t j = 0; j < s; j++) {
+                    const float v = (p[j] * sc + sh) + e[j];
+                    q[j] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (int64_t j = 0; j < s; j++) q[j] = (p[j] * sc + sh) + e[j];
+        } else if (relu) {
+            for (int64_t j = 0; j < s; j++) {
+                const float v = p[j] * sc + sh;
+                q[j] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+            for (int64_t j = 0; j < s; j++) q[j] = p[j] * sc + sh;
+        }
+    }
+    return SAI_OK;
+}
+
+/* Per row: out[2k] = sum g', out[2k+1] = (sum g' (x - m)) * invstd, g' the gradient (ReLU-masked
+ * beforehand by mask_rows when the norm feeds a ReLU). */
+static void grad_rows(const float *const *p, const float *const *g, const float *m, const float *is, int nr,
+                      int64_t j0, int64_t j1, double *a, double *b, float *fa, float *fb)
+{
+    if (nr == ROWS) {
+        for (int64_t j = j0; j < j1; j++)
+            for (int k = 0; k < ROWS; k++) {
+                const float gv = g[k][j];
+                fa[k] += gv;
+                fb[k] += gv * (p[k][j] - m[k]);
+            }
+    } else {
+        for (int k = 0; k < nr; k++)
+            for (int64_t j = j0; j < j1; j++) {
+                const float gv = g[k][j];
+                fa[k] += gv;
+                fb[k] += gv * (p[k][j] - m[k]);
+            }
+    }
+    if (j1 - j0 == FLUSH)
+        for (int k = 0; k < nr; k++) {
+            a[k] += fa[k];
+            b[k] += fb[k];
+            fa[k] = fb[k] = 0.0f;
+        }
+    (void)is;
+}
+
+/* The row sums of one group of rows, FLUSH elements at a time.  With relu the
+ * masked gradient of each chunk is first written to tmp (a vectorisable loop;
+ * a select inside the chained reduction would compile to branches). */
+static void grad_group(const float *const *p, const float *const *g, const float *m, const float *is,
+                       const float *sc, const float *sh, int relu, int nr, int64_t s, float *tmp, double *out)
+{
+    double a[ROWS] = {0}, b[ROWS] = {0};
+    float fa[ROWS] = {0}, fb[ROWS] = {0};
+    const float *gp[ROWS];
+    for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+        const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+        if (relu) {
+            for (int k = 0; k < nr; k++) {
+                const float *pk = p[k], *gk = g[k];
+                float *t = tmp + (int64_t)k * FLUSH - j0;
+                const float sck = sc[k], shk = sh[k];
+                for (int64_t j = j0; j < j1; j++) {
+                    const float gv = gk[j];
+                    t[j] = (pk[j] * sck + shk) > 0.0f ? gv : 0.0f;
+                }
+                gp[k] = t;
+            }
+        } else {
+            for (int k = 0; k < nr; k++) gp[k] = g[k];
+        }
+        grad_rows(p, gp, m, is, nr, j0, j1, a, b, fa, fb);
+    }
+    for (int k = 0; k < nr; k++) {
+        out[2 * k] = a[k] + fa[k];
+        out[2 * k + 1] = (b[k] + fb[k]) * is[k];
+    }
+}
+
+sai_status sai_bn_act_backward(const float *x, const float *dy, int n, int c, int c_total, int64_t s,
+                               int batch_stats, const float *mean, const float *invstd, const float *gamma,
+                               const float *beta, int relu, float *dx, int dx_c_total, int accumulate,
+                               float *dgamma, float *dbeta)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(dy, "grad_output");
+    SAI_NN_CHECK_PTR(mean, "mean");
+    SAI_NN_CHECK_PTR(invstd, "invstd");
+    sai_status rc = check_dims(n, c, c_total, s);
+    if (rc) return rc;
+    if (dx && dx_c_total < c) return sai_error_set(SAI_EINVAL, "batch norm backward: dx has %d < %d channels",
+                                                   dx_c_total, c);
+    const rows_view v = {x, n, c, c_total, s};
+    const int64_t rows = (int64_t)n * c, ng = groups_of(rows);
+    const int need_sums = batch_stats || dgamma || dbeta;
+    /* per row (sum g', sum g' xhat), then per channel (A, B) */
+    double *rs = sai_nn_scratch(SAI_NN_WS_ACC, ((size_t)rows * 2 + (size_t)c * 2) * sizeof(double));
+    if (!rs) return SAI_ENOMEM;
+    double *chs = rs + 2 * rows;
+    const int nt = sai_nn_threads_for(rows);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        if (need_sums) {
+            float tmp[ROWS * FLUSH]; /* 32 KiB of masked gradient per thread */
+#pragma omp for schedule(static)
+            for (int64_t gi = 0; gi < ng; gi++) {
+                const float *p[ROWS], *g[ROWS];
+                float m[ROWS], is[ROWS], sc[ROWS], sh[ROWS];
+                const int64_t r0 = gi * ROWS;
+                const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
+                for (int k = 0; k < nr; k++) {
+                    const int ch = (int)((r0 + k) % c);
+                    p[k] = row_ptr(&v, r0 + k);
+                    g[k] = dy + (r0 + k) * s;
+                    m[k] = mean[ch];
+                    is[k] = invstd[ch];
+                    scale_shift(ch, mean, invstd, gamma, beta, &sc[k], &sh[k]);
+                }
+                grad_group(p, g, m, is, sc, sh, relu, nr, s, tmp, rs + 2 * r0);
+            }
+#pragma omp for schedule(static)
+            for (int ch = 0; ch < c; ch++) {
+                double a = 0.0, b = 0.0;
+                for (int i = 0; i < n; i++) {
+                    a += rs[2 * ((int64_t)i * c + ch)];
+                    b += rs[2 * ((int64_t)i * c + ch) + 1];
+                }
+                chs[2 * ch] = a;
+                chs[2 * ch + 1] = b;
+                if (dbeta) dbeta[ch] = (float)a;
+                if (dgamma) dgamma[ch] = (float)b;
+            }
+        }
+        if (dx) {
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < rows; r++) {
+                const int64_t i = r / c;
+                const int ch = (int)(r % c);
+                const float gam = gamma ? gamma[ch] : 1.0f;
+                const float is = invstd[ch], m = mean[ch];
+                float sc, sh;
+                scale_shift(ch, mean, invstd, gamma, beta, &sc, &sh);
+                const float *p = x + (i * c_total + ch) * s, *g = dy + r * s;
+                float *q = dx + (i * dx_c_total + ch) * s;
+                if (!batch_stats) {
+                    const float k = gam * is;
+                    if (relu && accumulate)
+                        for (int64_t j = 0; j < s; j++) {
+                            const float gv = g[j], gm = (p[j] * sc + sh) > 0.0f ? gv : 0.0f;
+                            q[j] = q[j] + gm * k;
+                        }
+                    else if (relu)
+                        for (int64_t j = 0; j < s; j++) {
+                            const float gv = g[j], gm = (p[j] * sc + sh) > 0.0f ? gv : 0.0f;
+                            q[j] = gm * k;
+                        }
+                    else if (accumulate)
+                        for (int64_t j = 0; j < s; j++) q[j] = q[j] + g[j] * k;
+                    else
+                        for (int64_t j = 0; j < s; j++) q[j] = g[j] * k;
+                    continue;
+                }
+                const double cnt = (double)n * s;
+                const double mdy = chs[2 * ch] * gam / cnt, mdyx = chs[2 * ch + 1] * gam / cnt;
+                const float fm = (float)mdy, fx = (float)mdyx;
+                if (relu && accumulate)
+                    for (int64_t j = 0; j < s; j++) {
+                        const float xv = p[j], gv = g[j];
+                        const float gm = (xv * sc + sh) > 0.0f ? gv : 0.0f;
+                        const float xh = (xv - m) * is;
+                        const float d = is * (gm * gam - fm - xh * fx);
+                        q[j] = q[j] + d;
+                    }
+                else if (relu)
+                    for (int64_t j = 0; j < s; j++) {
+                        const float xv = p[j], gv = g[j];
+                        const float gm = (xv * sc + sh) > 0.0f ? gv : 0.0f;
+                        const float xh = (xv - m) * is;
+                        q[j] = is * (gm * gam - fm - xh * fx);
+                    }
+                else if (accumulate)
+                    for (int64_t j = 0; j < s; j++) {
+                        const float xh = (p[j] - m) * is;
+                        const float d = is * (g[j] * gam - fm - xh * fx);
+                        q[j] = q[j] + d;
+                    }
+                else
+                    for (int64_t j = 0; j < s; j++) {
+                        const float xh = (p[j] - m) * is;
+                        q[j] = is * (g[j] * gam - fm - xh * fx);
+                    }
+            }
+        }
+    }
+    return SAI_OK;
+}
