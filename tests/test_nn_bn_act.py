@@ -231,3 +231,40 @@ def test_hooks_inside_a_dense_block_see_the_concatenated_input():
     y = model(np.random.default_rng(0).standard_normal((2, 1, 64, 64)).astype(np.float32))
     model.backward(np.ones_like(y))
     assert seen["inp"][1] == 128 + 2 * 32 and seen["out"][1] == 32 and seen["g"][1] == 1024
+
+
+# ------------------------------------------------------------------ max pooling (vectorised interior rows)
+def _maxpool_twin(x, k, s, p):
+    """Slow max pool over [P, H, W]: first maximum wins, a NaN replaces the running maximum."""
+    P, H, W = x.shape
+    OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+    y = np.empty((P, OH, OW), np.float32)
+    idx = np.empty((P, OH, OW), np.int64)
+    for q in range(P):
+        for oh in range(OH):
+            for ow in range(OW):
+                best, bi = None, -1
+                for a in range(k):
+                    for b in range(k):
+                        h, w = oh * s - p + a, ow * s - p + b
+                        if 0 <= h < H and 0 <= w < W:
+                            v = x[q, h, w]
+                            if bi < 0 or v > best or np.isnan(v):
+                                best, bi = v, h * W + w
+                y[q, oh, ow], idx[q, oh, ow] = best, bi
+    return y, idx
+
+
+@pytest.mark.parametrize("k,s,p", [(3, 2, 1), (2, 2, 0), (3, 1, 1), (5, 3, 2)])
+@pytest.mark.parametrize("kind", ["random", "ties", "nan"])
+def test_max_pool_matches_a_slow_twin(k, s, p, kind):
+    rng = np.random.default_rng(k * 10 + s)
+    shape = (2, 1, 1, 13, 37)
+    x = rng.standard_normal(shape).astype(np.float32) if kind == "random" else \
+        rng.integers(0, 3, shape).astype(np.float32)
+    if kind == "nan":
+        x[rng.random(shape) < 0.15] = np.nan
+    y, idx = _core.nn_pool_forward(0, x, (1, k, k), (1, s, s), (0, p, p), (1, 1, 1), False, True)
+    ey, ei = _maxpool_twin(x.reshape(2, 13, 37), k, s, p)
+    assert np.array_equal(y.reshape(ey.shape), ey, equal_nan=True)
+    assert np.array_equal(idx.reshape(ei.shape), ei)

@@ -45,6 +45,48 @@ static sai_status check(const sai_pool_geom *g)
     return SAI_OK;
 }
 
+/* Interior outputs [ow_lo, ow_hi) of one output row of a 2-D max pool (depth 1, no
+ * dilation): the window rows start at `base` (input row h0, column 0), window column
+ * starts at ow * SW - pw.  Same rule as the scalar scan (first maximum, the last NaN
+ * wins), written over a chunk of outputs at once so it compiles to SIMD selects
+ * instead of data-dependent branches. */
+#define POOL_CHUNK 256
+#define MAXPOOL_ROW(NAME, SW_EXPR)                                                                      \
+    static void NAME(const float *base, int IW, int kh, int kw, int sw_arg, int pw, int ow_lo, int ow_hi,  \
+                     int64_t row_off, float *yp, int64_t *ip)                                           \
+    {                                                                                                   \
+        const int SW = SW_EXPR;                                                                         \
+        (void)sw_arg;                                                                                   \
+        float best[POOL_CHUNK];                                                                         \
+        int bo[POOL_CHUNK];                                                                             \
+        for (int c0 = ow_lo; c0 < ow_hi; c0 += POOL_CHUNK) {                                            \
+            const int n = ow_hi - c0 < POOL_CHUNK ? ow_hi - c0 : POOL_CHUNK;                            \
+            const float *b0 = base + (int64_t)c0 * SW - pw;                                             \
+            for (int i = 0; i < n; i++) {                                                               \
+                best[i] = b0[(int64_t)i * SW];                                                          \
+                bo[i] = 0;                                                                              \
+            }                                                                                           \
+            for (int a = 0; a < kh; a++)                                                                \
+                for (int b = 0; b < kw; b++) {                                                          \
+                    const float *r = b0 + (int64_t)a * IW + b;                                          \
+                    const int off = a * IW + b;                                                         \
+                    for (int i = 0; i < n; i++) {                                                       \
+                        const float v = r[(int64_t)i * SW], cur = best[i];                              \
+                        const int take = (v > cur) | (v != v);                                          \
+                        best[i] = take ? v : cur;                                                       \
+                        bo[i] = take ? off : bo[i];                                                     \
+                    }                                                                                   \
+                }                                                                                       \
+            for (int i = 0; i < n; i++) {                                                               \
+                yp[c0 + i] = best[i];                                                                   \
+                if (ip) ip[c0 + i] = row_off + (int64_t)(c0 + i) * SW - pw + bo[i];                     \
+            }                                                                                           \
+        }                                                                                               \
+    }
+MAXPOOL_ROW(maxpool_row_s1, 1)
+MAXPOOL_ROW(maxpool_row_s2, 2)
+MAXPOOL_ROW(maxpool_row_any, sw_arg)
+
 sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y, int64_t *indices)
 {
     SAI_NN_CHECK_PTR(x, "input");
@@ -69,6 +111,26 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
                     const int d0 = od * g->stride[0] - g->pad[0];
                     const int h0 = oh * g->stride[1] - g->pad[1];
                     const int w0 = ow * g->stride[2] - g->pad[2];
+                    if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW &&
+                        ow + 8 <= OW) {
+                        /* the run of interior outputs of this row, vectorised */
+                        int hi = ow;
+                        while (hi < OW && hi * g->stride[2] - g->pad[2] + ext_w <= IW) hi++;
+                        const float *base = xp + (int64_t)h0 * IW;
+                        const int sw = g->stride[2];
+                        float *yr = yp + (o - ow);
+                        int64_t *ir = ip ? ip + (o - ow) : NULL;
+                        const int64_t roff = (int64_t)h0 * IW;
+                        if (sw == 1)
+                            maxpool_row_s1(base, IW, ext_h, ext_w, sw, g->pad[2], ow, hi, roff, yr, ir);
+                        else if (sw == 2)
+                            maxpool_row_s2(base, IW, ext_h, ext_w, sw, g->pad[2], ow, hi, roff, yr, ir);
+                        else
+                            maxpool_row_any(base, IW, ext_h, ext_w, sw, g->pad[2], ow, hi, roff, yr, ir);
+                        o += hi - 1 - ow;
+                        ow = hi - 1;
+                        continue;
+                    }
                     float best = -INFINITY;
                     int64_t bi = -1;
                     if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW) {
