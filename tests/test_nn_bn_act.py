@@ -26,6 +26,13 @@ def threads(request):
         sacroai.set_num_threads(old)
 
 
+@pytest.fixture(params=[True, False], ids=["simd", "scalar"])
+def simd(request):
+    _core.nn_bn_act_use_simd(request.param)
+    yield request.param
+    _core.nn_bn_act_use_simd(True)
+
+
 SHAPES = [  # (full shape [N, C_total, *S], channels used)
     ((3, 7, 5, 33), 7),
     ((2, 9, 40, 41), 5),  # s = 1640 > 1024: float partial sums flushed into the double
@@ -44,7 +51,7 @@ def _data(shape, c, seed=0):
 
 
 @pytest.mark.parametrize("shape,c", SHAPES)
-def test_stats_and_forward_match_the_unfused_kernels(threads, shape, c):
+def test_stats_and_forward_match_the_unfused_kernels(threads, simd, shape, c):
     rng, x, gam, bet = _data(shape, c)
     xs = np.ascontiguousarray(x[:, :c])
     m0, v0 = _core.nn_norm_stats(xs, 0)
@@ -65,7 +72,7 @@ def test_stats_and_forward_match_the_unfused_kernels(threads, shape, c):
 
 @pytest.mark.parametrize("shape,c", SHAPES)
 @pytest.mark.parametrize("batch_stats", [True, False])
-def test_backward_matches_the_unfused_kernels(threads, shape, c, batch_stats):
+def test_backward_matches_the_unfused_kernels(threads, simd, shape, c, batch_stats):
     rng, x, gam, bet = _data(shape, c, 1)
     xs = np.ascontiguousarray(x[:, :c])
     m, v = _core.nn_norm_stats(xs, 0)

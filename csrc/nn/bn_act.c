@@ -95,6 +95,154 @@ static void sumsq_rows(const float *const *p, const float *m, int nr, int64_t s,
     for (int k = 0; k < nr; k++) out[k] = a[k] + f[k];
 }
 
+/* ---- AVX2 versions for full groups of ROWS == 8 rows: an 8x8 transpose puts element j of
+ * the 8 rows into the 8 lanes of one vector, so each lane accumulates its own row in exactly
+ * the scalar order (no FMA: only "avx2" is enabled, and ISO C forbids contraction). */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define SAI_AVX2 __attribute__((target("avx2")))
+#define HAVE_AVX2_PATH 1
+
+static int have_avx2(void)
+{
+    static int cached = -1;
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return cached;
+}
+
+static SAI_AVX2 inline void tr8(__m256 *r)
+{
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+static SAI_AVX2 inline void load8(const float *const *p, int64_t j, __m256 *r)
+{
+    for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(p[k] + j);
+    tr8(r);
+}
+
+/* sum (m == NULL) or centred sum of squares of 8 rows */
+static SAI_AVX2 void moments8_avx2(const float *const *p, const float *m, int64_t s, double *out)
+{
+    double a[ROWS] = {0};
+    float f[ROWS] = {0};
+    const __m256 mv = m ? _mm256_loadu_ps(m) : _mm256_setzero_ps();
+    for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+        const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+        __m256 acc = _mm256_loadu_ps(f);
+        int64_t j = j0;
+        __m256 r[8];
+        if (m) {
+            for (; j + 8 <= j1; j += 8) {
+                load8(p, j, r);
+                for (int e = 0; e < 8; e++) {
+                    const __m256 d = _mm256_sub_ps(r[e], mv);
+                    acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
+                }
+            }
+        } else {
+            for (; j + 8 <= j1; j += 8) {
+                load8(p, j, r);
+                for (int e = 0; e < 8; e++) acc = _mm256_add_ps(acc, r[e]);
+            }
+        }
+        _mm256_storeu_ps(f, acc);
+        for (; j < j1; j++)
+            for (int k = 0; k < ROWS; k++) {
+                if (m) {
+                    const float d = p[k][j] - m[k];
+                    f[k] += d * d;
+                } else {
+                    f[k] += p[k][j];
+                }
+            }
+        if (j1 - j0 == FLUSH)
+            for (int k = 0; k < ROWS; k++) {
+                a[k] += f[k];
+                f[k] = 0.0f;
+            }
+    }
+    for (int k = 0; k < ROWS; k++) out[k] = a[k] + f[k];
+}
+
+/* out[2k] = sum g', out[2k+1] = (sum g' (x - m)) * invstd of 8 rows; g' ReLU-masked when relu */
+static SAI_AVX2 void grad8_avx2(const float *const *p, const float *const *g, const float *m, const float *is,
+                                const float *sc, const float *sh, int relu, int64_t s, double *out)
+{
+    double a[ROWS] = {0}, b[ROWS] = {0};
+    float fa[ROWS] = {0}, fb[ROWS] = {0};
+    const __m256 mv = _mm256_loadu_ps(m), scv = _mm256_loadu_ps(sc), shv = _mm256_loadu_ps(sh);
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t j0 = 0; j0 < s; j0 += FLUSH) {
+        const int64_t j1 = j0 + FLUSH < s ? j0 + FLUSH : s;
+        __m256 va = _mm256_loadu_ps(fa), vb = _mm256_loadu_ps(fb);
+        int64_t j = j0;
+        __m256 xr[8], gr[8];
+        for (; j + 8 <= j1; j += 8) {
+            load8(p, j, xr);
+            load8(g, j, gr);
+            for (int e = 0; e < 8; e++) {
+                __m256 gm = gr[e];
+                if (relu) {
+                    const __m256 y = _mm256_add_ps(_mm256_mul_ps(xr[e], scv), shv);
+                    gm = _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_GT_OQ), gm);
+                }
+                va = _mm256_add_ps(va, gm);
+                vb = _mm256_add_ps(vb, _mm256_mul_ps(gm, _mm256_sub_ps(xr[e], mv)));
+            }
+        }
+        _mm256_storeu_ps(fa, va);
+        _mm256_storeu_ps(fb, vb);
+        for (; j < j1; j++)
+            for (int k = 0; k < ROWS; k++) {
+                const float xv = p[k][j], gv = g[k][j];
+                const float gm = relu ? ((xv * sc[k] + sh[k]) > 0.0f ? gv : 0.0f) : gv;
+                fa[k] += gm;
+                fb[k] += gm * (xv - m[k]);
+            }
+        if (j1 - j0 == FLUSH)
+            for (int k = 0; k < ROWS; k++) {
+                a[k] += fa[k];
+                b[k] += fb[k];
+                fa[k] = fb[k] = 0.0f;
+            }
+    }
+    for (int k = 0; k < ROWS; k++) {
+        out[2 * k] = a[k] + fa[k];
+        out[2 * k + 1] = (b[k] + fb[k]) * is[k];
+    }
+}
+#else
+#define HAVE_AVX2_PATH 0
+static int have_avx2(void) { return 0; }
+#endif
+
+/* Set to 0 to force the scalar reductions (tests compare both). */
+static int g_use_simd = 1;
+
+void sai_bn_act_use_simd(int on) { g_use_simd = on ? 1 : 0; }
+
+static int simd_ok(int nr) { return HAVE_AVX2_PATH && g_use_simd && nr == ROWS && have_avx2(); }
+
 static int64_t groups_of(int64_t rows) { return (rows + ROWS - 1) / ROWS; }
 
 static sai_status check_dims(int n, int c, int c_total, int64_t s)
@@ -127,6 +275,12 @@ sai_status sai_bn_stats_range(const float *x, int n, int c, int c_total, int64_t
             const int64_t r0 = gi * ROWS;
             const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
             for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, r0 + k);
+#if HAVE_AVX2_PATH
+            if (simd_ok(nr)) {
+                moments8_avx2(p, NULL, s, rs + r0);
+                continue;
+            }
+#endif
             sum_rows(p, nr, s, rs + r0);
         }
 #pragma omp for schedule(static)
@@ -145,6 +299,12 @@ sai_status sai_bn_stats_range(const float *x, int n, int c, int c_total, int64_t
                 p[k] = row_ptr(&v, r0 + k);
                 m[k] = (float)dmean[(r0 + k) % c];
             }
+#if HAVE_AVX2_PATH
+            if (simd_ok(nr)) {
+                moments8_avx2(p, m, s, rs + r0);
+                continue;
+            }
+#endif
             sumsq_rows(p, m, nr, s, rs + r0);
         }
 #pragma omp for schedule(static)
@@ -308,6 +468,12 @@ sai_status sai_bn_act_backward(const float *x, const float *dy, int n, int c, in
                     is[k] = invstd[ch];
                     scale_shift(ch, mean, invstd, gamma, beta, &sc[k], &sh[k]);
                 }
+#if HAVE_AVX2_PATH
+                if (simd_ok(nr)) {
+                    grad8_avx2(p, g, m, is, sc, sh, relu, s, rs + 2 * r0);
+                    continue;
+                }
+#endif
                 grad_group(p, g, m, is, sc, sh, relu, nr, s, tmp, rs + 2 * r0);
             }
 #pragma omp for schedule(static)

@@ -225,7 +225,17 @@ static PyObject *py_empty(PyObject *self, PyObject *args)
     return res;
 }
 
+static PyObject *py_use_simd(PyObject *self, PyObject *args)
+{
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    sai_bn_act_use_simd(on);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef sai_py_nn_fused_methods[] = {
+    {"nn_bn_act_use_simd", py_use_simd, METH_VARARGS,
+     "nn_bn_act_use_simd(on): testing knob, False forces the scalar batch-norm reductions (same bits)"},
     {"nn_bn_stats_range", py_bn_stats_range, METH_VARARGS,
      "nn_bn_stats_range(x, c) -> (mean, var) of channels [0, c) of x[n, c_total, ...]"},
     {"nn_bn_act_forward", py_bn_act_forward, METH_VARARGS,

@@ -36,4 +36,8 @@ sai_status sai_bn_act_backward(const float *x, const float *dy, int n, int c, in
                                const float *beta, int relu, float *dx, int dx_c_total, int accumulate,
                                float *dgamma, float *dbeta);
 
+/* Testing knob: 0 forces the scalar reductions, 1 (default) uses AVX2 when the CPU has it.
+ * Both give the same bits. */
+void sai_bn_act_use_simd(int on);
+
 #endif
