@@ -60,6 +60,9 @@ def test_stats_and_forward_match_the_unfused_kernels(threads, simd, shape, c):
     # independent check of the statistics (float64 NumPy)
     np.testing.assert_allclose(m1, xs.astype(np.float64).mean(axis=(0,) + tuple(range(2, xs.ndim))), atol=1e-5)
     np.testing.assert_allclose(v1, xs.astype(np.float64).var(axis=(0,) + tuple(range(2, xs.ndim))), rtol=1e-5)
+    if c > 1:  # statistics of a channel sub-range are those of the full range
+        m2, v2 = _core.nn_bn_stats_range(x, c, 1)
+        assert np.array_equal(m2, m0[1:]) and np.array_equal(v2, v0[1:])
     istd = F.invstd(v0, 1e-5)
     for w, b in ((gam, bet), (None, None)):
         y = _core.nn_norm_apply(xs, 0, m0, istd, w, b)
@@ -122,6 +125,8 @@ def test_bad_arguments_name_what_is_wrong():
     m = np.zeros(4, np.float32)
     with pytest.raises(ValueError, match="channels"):
         _core.nn_bn_stats_range(x, 5)
+    with pytest.raises(ValueError, match="c_lo"):
+        _core.nn_bn_stats_range(x, 3, 3)
     with pytest.raises(ValueError, match="mean"):
         _core.nn_bn_act_forward(x, 3, m, m[:3], None, None, None, True)
     with pytest.raises(ValueError, match="residual"):

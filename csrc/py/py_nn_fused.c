@@ -72,21 +72,26 @@ static int matches(PyArrayObject *x, PyArrayObject *a, int c, int at_least, cons
     return ok;
 }
 
-/* bn_stats_range(x, c) -> (mean[c], var[c]) over channels [0, c) */
+/* bn_stats_range(x, c, c_lo=0) -> (mean[c - c_lo], var[c - c_lo]) over channels [c_lo, c) */
 static PyObject *py_bn_stats_range(PyObject *self, PyObject *args)
 {
     PyObject *xo;
-    int c;
-    if (!PyArg_ParseTuple(args, "Oi", &xo, &c)) return NULL;
+    int c, c_lo = 0;
+    if (!PyArg_ParseTuple(args, "Oi|i", &xo, &c, &c_lo)) return NULL;
     PyArrayObject *x = in_f32(xo, "input", 3, 32), *m = NULL, *v = NULL;
     PyObject *res = NULL;
     if (!x) return NULL;
     if (!check_c(x, c)) goto done;
-    npy_intp k = c;
+    if (c_lo < 0 || c_lo >= c) {
+        PyErr_Format(PyExc_ValueError, "c_lo must be in [0, %d), got %d", c, c_lo);
+        goto done;
+    }
+    npy_intp k = c - c_lo;
     if (!(m = sai_py_nn_new_f32(1, &k)) || !(v = sai_py_nn_new_f32(1, &k))) goto done;
     sai_status rc;
-    SAI_CALL(rc, sai_bn_stats_range(CF32(x), (int)PyArray_DIM(x, 0), c, (int)PyArray_DIM(x, 1), spatial_size(x),
-                                    F32(m), F32(v)));
+    const int64_t s = spatial_size(x);
+    SAI_CALL(rc, sai_bn_stats_range(CF32(x) + (int64_t)c_lo * s, (int)PyArray_DIM(x, 0), c - c_lo,
+                                    (int)PyArray_DIM(x, 1), s, F32(m), F32(v)));
     if (rc) {
         sai_py_raise(rc);
         goto done;
@@ -237,7 +242,7 @@ PyMethodDef sai_py_nn_fused_methods[] = {
     {"nn_bn_act_use_simd", py_use_simd, METH_VARARGS,
      "nn_bn_act_use_simd(on): testing knob, False forces the scalar batch-norm reductions (same bits)"},
     {"nn_bn_stats_range", py_bn_stats_range, METH_VARARGS,
-     "nn_bn_stats_range(x, c) -> (mean, var) of channels [0, c) of x[n, c_total, ...]"},
+     "nn_bn_stats_range(x, c, c_lo=0) -> (mean, var) of channels [c_lo, c) of x[n, c_total, ...]"},
     {"nn_bn_act_forward", py_bn_act_forward, METH_VARARGS,
      "nn_bn_act_forward(x, c, mean, invstd, gamma, beta, residual, relu) -> y[n, c, ...]"},
     {"nn_bn_act_backward", py_bn_act_backward, METH_VARARGS,

@@ -108,7 +108,7 @@ class _BatchNorm(_NormBase):
         self._cache = (x, 0, use_batch, mean.copy(), istd) if self._caching() else None
         return y
 
-    def _forward_fused(self, x, c=None, relu=False, residual=None, relu_module=None):
+    def _forward_fused(self, x, c=None, relu=False, residual=None, relu_module=None, batch_stats=None):
         """``relu?(bn(x[:, :c]) [+ residual])`` in one pass, bit-identical to the separate modules.
 
         ``x``: checked, C-contiguous float32 [N, C_total, *S]; its ``c`` leading
@@ -116,7 +116,10 @@ class _BatchNorm(_NormBase):
         dense block's feature buffer needs no copy.  ``residual``: [N, c, *S]
         added before the ReLU.  Statistics and running buffers follow
         :meth:`forward`.  Caches for :meth:`_backward_fused`; ``relu_module``
-        (the fused ReLU) has its cache cleared.  Returns a new [N, c, *S] array.
+        (the fused ReLU) has its cache cleared.  ``batch_stats``: optional
+        (mean, var) of these channels already computed by ``nn_bn_stats_range``
+        on the same data (a dense block reuses the statistics of its unchanged
+        channels), used when batch statistics are due.  Returns a new [N, c, *S] array.
         """
         if c is None:
             c = x.shape[1]
@@ -127,7 +130,7 @@ class _BatchNorm(_NormBase):
             if self.training and count <= 1:
                 raise ValueError(f"{type(self).__name__}: expected more than 1 value per channel when "
                                  f"training, got input shape {(x.shape[0], c) + x.shape[2:]}")
-            mean, var = F._core.nn_bn_stats_range(x, c)
+            mean, var = batch_stats if batch_stats is not None else F._core.nn_bn_stats_range(x, c)
             if self.training and self.track_running_stats:
                 self._update_running(mean, var.astype(np.float64) * (count / (count - 1)))
         else:

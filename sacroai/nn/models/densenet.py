@@ -68,10 +68,11 @@ class DenseLayer(Sequential):
         return (not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks)
                 and _bn_act.fusable(self.norm1, self.relu1))
 
-    def _forward_buffer(self, buf, c):
-        """Forward on the first ``c`` channels of the block buffer ``buf`` [N, C_total, *S]."""
+    def _forward_buffer(self, buf, c, stats=None):
+        """Forward on the first ``c`` channels of the block buffer ``buf`` [N, C_total, *S];
+        ``stats``: the block's per-channel (mean, var) of those channels (see DenseBlock)."""
         mods = list(self._modules.values())
-        h = self.norm1._forward_fused(buf, c, relu=True, relu_module=self.relu1)
+        h = self.norm1._forward_fused(buf, c, relu=True, relu_module=self.relu1, batch_stats=stats)
         y, plan = _bn_act.run_forward(mods[2:], h)
         self._cache_plan = [(self.norm1, self.relu1)] + plan
         return y
@@ -93,7 +94,9 @@ class DenseBlock(Module):
     that each layer reads its input from (its leading channels) and writes its
     ``growth_rate`` channels into, and backward adds every layer's input
     gradient into one matching gradient buffer: no concatenated copies, with
-    results bit-identical to concatenating.  A layer with hooks gets its own
+    results bit-identical to concatenating.  In training the batch statistics
+    of each channel are computed once per block (every later layer's norm1
+    sees the same values of that channel).  A layer with hooks gets its own
     concatenated input array instead (so hooks see what they would in PyTorch).
     """
 
@@ -117,8 +120,19 @@ class DenseBlock(Module):
         c, k = self.num_input_features, self.growth_rate
         buf = F._core.nn_empty((x.shape[0], c + k * len(layers)) + x.shape[2:])
         buf[:, :c] = x
+        # Batch statistics of a channel depend only on that channel's data, which never changes once
+        # written: each layer computes them for its new channels only (bit-identical to recomputing).
+        mean_all = np.empty(buf.shape[1], np.float32)
+        var_all = np.empty(buf.shape[1], np.float32)
+        known = 0
         for layer in layers:
-            buf[:, c:c + k] = layer._forward_buffer(buf, c)
+            stats = None
+            if layer.norm1.training or not layer.norm1.track_running_stats:
+                if known < c:
+                    mean_all[known:c], var_all[known:c] = F._core.nn_bn_stats_range(buf, c, known)
+                    known = c
+                stats = (mean_all[:c].copy(), var_all[:c].copy())
+            buf[:, c:c + k] = layer._forward_buffer(buf, c, stats)
             c += k
         self._cache_buffered = True
         return buf
