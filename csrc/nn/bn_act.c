@@ -326,6 +326,39 @@ static inline void scale_shift(int ch, const float *mean, const float *invstd, c
     *sh = (beta ? beta[ch] : 0.0f) - mean[ch] * *sc;
 }
 
+/* One output row of the forward (the expressions of sai_norm_apply, then residual, ReLU). */
+static inline __attribute__((always_inline)) void fwd_row_impl(const float *p, const float *e, float sc, float sh,
+                                                                int relu, int64_t s, float *q)
+{
+    if (e) {
+        if (relu)
+            for (int64_t j = 0; j < s; j++) {
+                const float v = (p[j] * sc + sh) + e[j];
+                q[j] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int64_t j = 0; j < s; j++) q[j] = (p[j] * sc + sh) + e[j];
+    } else if (relu) {
+        for (int64_t j = 0; j < s; j++) {
+            const float v = p[j] * sc + sh;
+            q[j] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (int64_t j = 0; j < s; j++) q[j] = p[j] * sc + sh;
+    }
+}
+
+static void fwd_row_plain(const float *p, const float *e, float sc, float sh, int relu, int64_t s, float *q)
+{
+    fwd_row_impl(p, e, sc, sh, relu, s, q);
+}
+#if HAVE_AVX2_PATH
+static SAI_AVX2 void fwd_row_avx2(const float *p, const float *e, float sc, float sh, int relu, int64_t s, float *q)
+{
+    fwd_row_impl(p, e, sc, sh, relu, s, q);
+}
+#endif
+
 sai_status sai_bn_act_forward(const float *x, int n, int c, int c_total, int64_t s, const float *mean,
                               const float *invstd, const float *gamma, const float *beta,
                               const float *residual, int relu, float *y)
@@ -344,25 +377,14 @@ sai_status sai_bn_act_forward(const float *x, int n, int c, int c_total, int64_t
         const int ch = (int)(r % c);
         float sc, sh;
         scale_shift(ch, mean, invstd, gamma, beta, &sc, &sh);
-        const float *p = x + (i * c_total + ch) * s;
-        float *q = y + r * s;
-        if (residual) {
-            const float *e = residual + r * s;
-            if (relu)
-                for (int64_t j = 0; j < s; j++) {
-                    const float v = (p[j] * sc + sh) + e[j];
-                    q[j] = v > 0.0f ? v : 0.0f;
-                }
-            else
-                for (int64_t j = 0; j < s; j++) q[j] = (p[j] * sc + sh) + e[j];
-        } else if (relu) {
-            for (int64_t j = 0; j < s; j++) {
-                const float v = p[j] * sc + sh;
-                q[j] = v > 0.0f ? v : 0.0f;
-            }
-        } else {
-            for (int64_t j = 0; j < s; j++) q[j] = p[j] * sc + sh;
+        const float *p = x + (i * c_total + ch) * s, *e = residual ? residual + r * s : NULL;
+#if HAVE_AVX2_PATH
+        if (simd_ok(ROWS)) {
+            fwd_row_avx2(p, e, sc, sh, relu, s, y + r * s);
+            continue;
         }
+#endif
+        fwd_row_plain(p, e, sc, sh, relu, s, y + r * s);
     }
     return SAI_OK;
 }
@@ -429,6 +451,133 @@ static void grad_group(const float *const *p, const float *const *g, const float
     }
 }
 
+typedef struct {
+    rows_view v;
+    const float *dy, *mean, *invstd, *gamma, *beta;
+    int relu, batch_stats, accumulate, dx_c_total;
+    float *dx;
+} bwd_args;
+
+/* Row sums of the rows r[0..nr) (see grad_group) into rs[2 r], rs[2 r + 1]. */
+static void reduce_rows(const bwd_args *A, const int64_t *r, int nr, float *tmp, double *rs)
+{
+    const float *p[ROWS], *g[ROWS];
+    float m[ROWS], is[ROWS], sc[ROWS], sh[ROWS];
+    double out[2 * ROWS];
+    const int c = A->v.c;
+    for (int k = 0; k < nr; k++) {
+        const int ch = (int)(r[k] % c);
+        p[k] = row_ptr(&A->v, r[k]);
+        g[k] = A->dy + r[k] * A->v.s;
+        m[k] = A->mean[ch];
+        is[k] = A->invstd[ch];
+        scale_shift(ch, A->mean, A->invstd, A->gamma, A->beta, &sc[k], &sh[k]);
+    }
+#if HAVE_AVX2_PATH
+    if (simd_ok(nr))
+        grad8_avx2(p, g, m, is, sc, sh, A->relu, A->v.s, out);
+    else
+#endif
+        grad_group(p, g, m, is, sc, sh, A->relu, nr, A->v.s, tmp, out);
+    for (int k = 0; k < nr; k++) {
+        rs[2 * r[k]] = out[2 * k];
+        rs[2 * r[k] + 1] = out[2 * k + 1];
+    }
+}
+
+/* Per-channel totals (A, B) in sample order, and dgamma/dbeta. */
+static void channel_totals(const bwd_args *A, int ch, const double *rs, double *chs, float *dgamma, float *dbeta)
+{
+    const int c = A->v.c;
+    double a = 0.0, b = 0.0;
+    for (int i = 0; i < A->v.n; i++) {
+        a += rs[2 * ((int64_t)i * c + ch)];
+        b += rs[2 * ((int64_t)i * c + ch) + 1];
+    }
+    chs[2 * ch] = a;
+    chs[2 * ch + 1] = b;
+    if (dbeta) dbeta[ch] = (float)a;
+    if (dgamma) dgamma[ch] = (float)b;
+}
+
+/* dx of row r (the expressions of sai_norm_backward, after the ReLU mask).  Inlined into a
+ * plain and an AVX2 copy: the same element-wise operations, vectorised 4 or 8 wide. */
+static inline __attribute__((always_inline)) void dx_row_impl(const bwd_args *A, int64_t r, const double *chs)
+{
+    const int c = A->v.c, relu = A->relu, accumulate = A->accumulate;
+    const int64_t s = A->v.s, i = r / c;
+    const int ch = (int)(r % c);
+    const float gam = A->gamma ? A->gamma[ch] : 1.0f;
+    const float is = A->invstd[ch], m = A->mean[ch];
+    float sc, sh;
+    scale_shift(ch, A->mean, A->invstd, A->gamma, A->beta, &sc, &sh);
+    const float *p = row_ptr(&A->v, r), *g = A->dy + r * s;
+    float *q = A->dx + (i * A->dx_c_total + ch) * s;
+    if (!A->batch_stats) {
+        const float k = gam * is;
+        if (relu && accumulate)
+            for (int64_t j = 0; j < s; j++) {
+                const float gv = g[j], gm = (p[j] * sc + sh) > 0.0f ? gv : 0.0f;
+                q[j] = q[j] + gm * k;
+            }
+        else if (relu)
+            for (int64_t j = 0; j < s; j++) {
+                const float gv = g[j], gm = (p[j] * sc + sh) > 0.0f ? gv : 0.0f;
+                q[j] = gm * k;
+            }
+        else if (accumulate)
+            for (int64_t j = 0; j < s; j++) q[j] = q[j] + g[j] * k;
+        else
+            for (int64_t j = 0; j < s; j++) q[j] = g[j] * k;
+        return;
+    }
+    const double cnt = (double)A->v.n * s;
+    const double mdy = chs[2 * ch] * gam / cnt, mdyx = chs[2 * ch + 1] * gam / cnt;
+    const float fm = (float)mdy, fx = (float)mdyx;
+    if (relu && accumulate)
+        for (int64_t j = 0; j < s; j++) {
+            const float xv = p[j], gv = g[j];
+            const float gm = (xv * sc + sh) > 0.0f ? gv : 0.0f;
+            const float xh = (xv - m) * is;
+            const float d = is * (gm * gam - fm - xh * fx);
+            q[j] = q[j] + d;
+        }
+    else if (relu)
+        for (int64_t j = 0; j < s; j++) {
+            const float xv = p[j], gv = g[j];
+            const float gm = (xv * sc + sh) > 0.0f ? gv : 0.0f;
+            const float xh = (xv - m) * is;
+            q[j] = is * (gm * gam - fm - xh * fx);
+        }
+    else if (accumulate)
+        for (int64_t j = 0; j < s; j++) {
+            const float xh = (p[j] - m) * is;
+            const float d = is * (g[j] * gam - fm - xh * fx);
+            q[j] = q[j] + d;
+        }
+    else
+        for (int64_t j = 0; j < s; j++) {
+            const float xh = (p[j] - m) * is;
+            q[j] = is * (g[j] * gam - fm - xh * fx);
+        }
+}
+
+static void dx_row_plain(const bwd_args *A, int64_t r, const double *chs) { dx_row_impl(A, r, chs); }
+#if HAVE_AVX2_PATH
+static SAI_AVX2 void dx_row_avx2(const bwd_args *A, int64_t r, const double *chs) { dx_row_impl(A, r, chs); }
+#endif
+
+static void dx_row(const bwd_args *A, int64_t r, const double *chs)
+{
+#if HAVE_AVX2_PATH
+    if (simd_ok(ROWS)) {
+        dx_row_avx2(A, r, chs);
+        return;
+    }
+#endif
+    dx_row_plain(A, r, chs);
+}
+
 sai_status sai_bn_act_backward(const float *x, const float *dy, int n, int c, int c_total, int64_t s,
                                int batch_stats, const float *mean, const float *invstd, const float *gamma,
                                const float *beta, int relu, float *dx, int dx_c_total, int accumulate,
@@ -442,112 +591,57 @@ sai_status sai_bn_act_backward(const float *x, const float *dy, int n, int c, in
     if (rc) return rc;
     if (dx && dx_c_total < c) return sai_error_set(SAI_EINVAL, "batch norm backward: dx has %d < %d channels",
                                                    dx_c_total, c);
-    const rows_view v = {x, n, c, c_total, s};
+    const bwd_args A = {{x, n, c, c_total, s}, dy, mean, invstd, gamma, beta, relu, batch_stats, accumulate,
+                        dx_c_total, dx};
     const int64_t rows = (int64_t)n * c, ng = groups_of(rows);
     const int need_sums = batch_stats || dgamma || dbeta;
     /* per row (sum g', sum g' xhat), then per channel (A, B) */
     double *rs = sai_nn_scratch(SAI_NN_WS_ACC, ((size_t)rows * 2 + (size_t)c * 2) * sizeof(double));
     if (!rs) return SAI_ENOMEM;
     double *chs = rs + 2 * rows;
+    if (n >= ROWS) {
+        /* One channel at a time: its sums, then its dx while its rows are still in cache. */
+        const int nt = sai_nn_threads_for(c);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            float tmp[ROWS * FLUSH]; /* 32 KiB of masked gradient per thread (scalar path) */
+#pragma omp for schedule(static)
+            for (int ch = 0; ch < c; ch++) {
+                if (need_sums) {
+                    for (int i0 = 0; i0 < n; i0 += ROWS) {
+                        int64_t r[ROWS];
+                        const int nr = n - i0 < ROWS ? n - i0 : ROWS;
+                        for (int k = 0; k < nr; k++) r[k] = (int64_t)(i0 + k) * c + ch;
+                        reduce_rows(&A, r, nr, tmp, rs);
+                    }
+                    channel_totals(&A, ch, rs, chs, dgamma, dbeta);
+                }
+                if (dx)
+                    for (int i = 0; i < n; i++) dx_row(&A, (int64_t)i * c + ch, chs);
+            }
+        }
+        return SAI_OK;
+    }
+    /* Few samples: groups of consecutive rows across channels, then every dx row. */
     const int nt = sai_nn_threads_for(rows);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         if (need_sums) {
-            float tmp[ROWS * FLUSH]; /* 32 KiB of masked gradient per thread */
+            float tmp[ROWS * FLUSH];
 #pragma omp for schedule(static)
             for (int64_t gi = 0; gi < ng; gi++) {
-                const float *p[ROWS], *g[ROWS];
-                float m[ROWS], is[ROWS], sc[ROWS], sh[ROWS];
+                int64_t r[ROWS];
                 const int64_t r0 = gi * ROWS;
                 const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
-                for (int k = 0; k < nr; k++) {
-                    const int ch = (int)((r0 + k) % c);
-                    p[k] = row_ptr(&v, r0 + k);
-                    g[k] = dy + (r0 + k) * s;
-                    m[k] = mean[ch];
-                    is[k] = invstd[ch];
-                    scale_shift(ch, mean, invstd, gamma, beta, &sc[k], &sh[k]);
-                }
-#if HAVE_AVX2_PATH
-                if (simd_ok(nr)) {
-                    grad8_avx2(p, g, m, is, sc, sh, relu, s, rs + 2 * r0);
-                    continue;
-                }
-#endif
-                grad_group(p, g, m, is, sc, sh, relu, nr, s, tmp, rs + 2 * r0);
+                for (int k = 0; k < nr; k++) r[k] = r0 + k;
+                reduce_rows(&A, r, nr, tmp, rs);
             }
 #pragma omp for schedule(static)
-            for (int ch = 0; ch < c; ch++) {
-                double a = 0.0, b = 0.0;
-                for (int i = 0; i < n; i++) {
-                    a += rs[2 * ((int64_t)i * c + ch)];
-                    b += rs[2 * ((int64_t)i * c + ch) + 1];
-                }
-                chs[2 * ch] = a;
-                chs[2 * ch + 1] = b;
-                if (dbeta) dbeta[ch] = (float)a;
-                if (dgamma) dgamma[ch] = (float)b;
-            }
+            for (int ch = 0; ch < c; ch++) channel_totals(&A, ch, rs, chs, dgamma, dbeta);
         }
         if (dx) {
 #pragma omp for schedule(static)
-            for (int64_t r = 0; r < rows; r++) {
-                const int64_t i = r / c;
-                const int ch = (int)(r % c);
-                const float gam = gamma ? gamma[ch] : 1.0f;
-                const float is = invstd[ch], m = mean[ch];
-                float sc, sh;
-                scale_shift(ch, mean, invstd, gamma, beta, &sc, &sh);
-                const float *p = x + (i * c_total + ch) * s, *g = dy + r * s;
-                float *q = dx + (i * dx_c_total + ch) * s;
-                if (!batch_stats) {
-                    const float k = gam * is;
-                    if (relu && accumulate)
-                        for (int64_t j = 0; j < s; j++) {
-                            const float gv = g[j], gm = (p[j] * sc + sh) > 0.0f ? gv : 0.0f;
-                            q[j] = q[j] + gm * k;
-                        }
-                    else if (relu)
-                        for (int64_t j = 0; j < s; j++) {
-                            const float gv = g[j], gm = (p[j] * sc + sh) > 0.0f ? gv : 0.0f;
-                            q[j] = gm * k;
-                        }
-                    else if (accumulate)
-                        for (int64_t j = 0; j < s; j++) q[j] = q[j] + g[j] * k;
-                    else
-                        for (int64_t j = 0; j < s; j++) q[j] = g[j] * k;
-                    continue;
-                }
-                const double cnt = (double)n * s;
-                const double mdy = chs[2 * ch] * gam / cnt, mdyx = chs[2 * ch + 1] * gam / cnt;
-                const float fm = (float)mdy, fx = (float)mdyx;
-                if (relu && accumulate)
-                    for (int64_t j = 0; j < s; j++) {
-                        const float xv = p[j], gv = g[j];
-                        const float gm = (xv * sc + sh) > 0.0f ? gv : 0.0f;
-                        const float xh = (xv - m) * is;
-                        const float d = is * (gm * gam - fm - xh * fx);
-                        q[j] = q[j] + d;
-                    }
-                else if (relu)
-                    for (int64_t j = 0; j < s; j++) {
-                        const float xv = p[j], gv = g[j];
-                        const float gm = (xv * sc + sh) > 0.0f ? gv : 0.0f;
-                        const float xh = (xv - m) * is;
-                        q[j] = is * (gm * gam - fm - xh * fx);
-                    }
-                else if (accumulate)
-                    for (int64_t j = 0; j < s; j++) {
-                        const float xh = (p[j] - m) * is;
-                        const float d = is * (g[j] * gam - fm - xh * fx);
-                        q[j] = q[j] + d;
-                    }
-                else
-                    for (int64_t j = 0; j < s; j++) {
-                        const float xh = (p[j] - m) * is;
-                        q[j] = is * (g[j] * gam - fm - xh * fx);
-                    }
-            }
+            for (int64_t r = 0; r < rows; r++) dx_row(&A, r, chs);
         }
     }
     return SAI_OK;
