@@ -39,6 +39,7 @@ SHAPES = [  # (full shape [N, C_total, *S], channels used)
     ((1, 5, 4, 9, 300), 3),  # 3-D, one sample: rows of several channels reduced together
     ((16, 12, 6, 6), 12),
     ((2, 3, 2049), 3),  # 1-D spatial, two flushes and a tail
+    ((9, 4, 1100), 3),  # >= 8 samples: one channel at a time, a group of 8 and a single row
 ]
 
 
@@ -71,6 +72,21 @@ def test_stats_and_forward_match_the_unfused_kernels(threads, simd, shape, c):
         r = rng.standard_normal(y.shape).astype(np.float32)
         assert np.array_equal(_core.nn_bn_act_forward(x, c, m0, istd, w, b, r, True), F.relu(y + r))
         assert np.array_equal(_core.nn_bn_act_forward(x, c, m0, istd, w, b, r, False), y + r)
+
+
+@pytest.mark.parametrize("shape,c", SHAPES)
+def test_training_forward_in_one_call_matches_the_unfused_kernels(threads, simd, shape, c):
+    rng, x, gam, bet = _data(shape, c, 3)
+    xs = np.ascontiguousarray(x[:, :c])
+    m0, v0 = _core.nn_norm_stats(xs, 0)
+    istd = F.invstd(v0, 1e-5)
+    r = rng.standard_normal(xs.shape).astype(np.float32)
+    for w, b in ((gam, bet), (None, None)):
+        y0 = _core.nn_norm_apply(xs, 0, m0, istd, w, b)
+        for res, relu, want in ((None, True, F.relu(y0)), (None, False, y0), (r, True, F.relu(y0 + r))):
+            y, m, v, i = _core.nn_bn_act_forward_train(x, c, 1e-5, w, b, res, relu)
+            assert np.array_equal(y, want) and np.array_equal(m, m0) and np.array_equal(v, v0)
+            assert np.array_equal(i, istd)
 
 
 @pytest.mark.parametrize("shape,c", SHAPES)

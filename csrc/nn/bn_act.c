@@ -9,6 +9,7 @@
  * latency), and the rows of all channels are spread over the threads.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn_internal.h"
@@ -644,5 +645,89 @@ sai_status sai_bn_act_backward(const float *x, const float *dy, int n, int c, in
             for (int64_t r = 0; r < rows; r++) dx_row(&A, r, chs);
         }
     }
+    return SAI_OK;
+}
+
+sai_status sai_bn_act_forward_train(const float *x, int n, int c, int c_total, int64_t s, double eps,
+                                    const float *gamma, const float *beta, const float *residual, int relu,
+                                    float *y, float *mean, float *var, float *invstd)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(y, "output");
+    SAI_NN_CHECK_PTR(mean, "mean");
+    SAI_NN_CHECK_PTR(var, "var");
+    SAI_NN_CHECK_PTR(invstd, "invstd");
+    sai_status rc = check_dims(n, c, c_total, s);
+    if (rc) return rc;
+    if (n < ROWS) {
+        rc = sai_bn_stats_range(x, n, c, c_total, s, mean, var);
+        if (rc) return rc;
+        for (int ch = 0; ch < c; ch++) invstd[ch] = (float)(1.0 / sqrt((double)var[ch] + eps));
+        return sai_bn_act_forward(x, n, c, c_total, s, mean, invstd, gamma, beta, residual, relu, y);
+    }
+    /* One channel at a time: both statistics passes and the output while its rows are cached.
+     * Per-row sums and their per-channel combination are those of sai_bn_stats_range. */
+    const rows_view v = {x, n, c, c_total, s};
+    const double cnt = (double)n * s;
+    const int nt = sai_nn_threads_for(c);
+    int oom = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : oom)
+    {
+        double *rs = malloc((size_t)n * sizeof(double));
+        if (!rs) oom = 1;
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            if (!rs) continue;
+            const float *p[ROWS];
+            float m[ROWS];
+            for (int i0 = 0; i0 < n; i0 += ROWS) {
+                const int nr = n - i0 < ROWS ? n - i0 : ROWS;
+                for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, (int64_t)(i0 + k) * c + ch);
+#if HAVE_AVX2_PATH
+                if (simd_ok(nr)) {
+                    moments8_avx2(p, NULL, s, rs + i0);
+                    continue;
+                }
+#endif
+                sum_rows(p, nr, s, rs + i0);
+            }
+            double sum = 0.0;
+            for (int i = 0; i < n; i++) sum += rs[i];
+            const double dmean = sum / cnt;
+            for (int k = 0; k < ROWS; k++) m[k] = (float)dmean;
+            for (int i0 = 0; i0 < n; i0 += ROWS) {
+                const int nr = n - i0 < ROWS ? n - i0 : ROWS;
+                for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, (int64_t)(i0 + k) * c + ch);
+#if HAVE_AVX2_PATH
+                if (simd_ok(nr)) {
+                    moments8_avx2(p, m, s, rs + i0);
+                    continue;
+                }
+#endif
+                sumsq_rows(p, m, nr, s, rs + i0);
+            }
+            double ss = 0.0;
+            for (int i = 0; i < n; i++) ss += rs[i];
+            mean[ch] = (float)dmean;
+            var[ch] = (float)(ss / cnt);
+            /* F.invstd: float64 1 / sqrt(var + eps), rounded to float32 */
+            invstd[ch] = (float)(1.0 / sqrt((double)var[ch] + eps));
+            float sc, sh;
+            scale_shift(ch, mean, invstd, gamma, beta, &sc, &sh);
+            for (int i = 0; i < n; i++) {
+                const int64_t r = (int64_t)i * c + ch;
+                const float *e = residual ? residual + r * s : NULL;
+#if HAVE_AVX2_PATH
+                if (simd_ok(ROWS)) {
+                    fwd_row_avx2(row_ptr(&v, r), e, sc, sh, relu, s, y + r * s);
+                    continue;
+                }
+#endif
+                fwd_row_plain(row_ptr(&v, r), e, sc, sh, relu, s, y + r * s);
+            }
+        }
+        free(rs);
+    }
+    if (oom) return sai_error_set(SAI_ENOMEM, "batch norm: out of memory");
     return SAI_OK;
 }

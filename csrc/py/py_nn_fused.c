@@ -147,6 +147,50 @@ done:
     return res;
 }
 
+/* bn_act_forward_train(x, c, eps, gamma|None, beta|None, residual|None, relu) -> (y, mean, var, invstd) */
+static PyObject *py_bn_act_forward_train(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *go, *bo, *ro;
+    int c, relu;
+    double eps;
+    if (!PyArg_ParseTuple(args, "OidOOOp", &xo, &c, &eps, &go, &bo, &ro, &relu)) return NULL;
+    PyArrayObject *x = NULL, *ga = NULL, *be = NULL, *re = NULL, *y = NULL, *m = NULL, *v = NULL, *is = NULL;
+    PyObject *res = NULL;
+    int ok = 1;
+    if (!(x = in_f32(xo, "input", 3, 32))) goto done;
+    ga = opt_f32(go, "weight", &ok);
+    if (ok) be = opt_f32(bo, "bias", &ok);
+    if (!ok || !check_c(x, c)) goto done;
+    if (!len_is(ga, c, "weight") || !len_is(be, c, "bias")) goto done;
+    if (ro != Py_None) {
+        if (!(re = in_f32(ro, "residual", 3, 32)) || !matches(x, re, c, 0, "residual")) goto done;
+    }
+    npy_intp dims[32], k = c;
+    out_dims(x, c, dims);
+    if (!(y = sai_py_nn_new_f32(PyArray_NDIM(x), dims)) || !(m = sai_py_nn_new_f32(1, &k)) ||
+        !(v = sai_py_nn_new_f32(1, &k)) || !(is = sai_py_nn_new_f32(1, &k)))
+        goto done;
+    sai_status rc;
+    SAI_CALL(rc, sai_bn_act_forward_train(CF32(x), (int)PyArray_DIM(x, 0), c, (int)PyArray_DIM(x, 1),
+                                          spatial_size(x), eps, ga ? CF32(ga) : NULL, be ? CF32(be) : NULL,
+                                          re ? CF32(re) : NULL, relu, F32(y), F32(m), F32(v), F32(is)));
+    if (rc) {
+        sai_py_raise(rc);
+        goto done;
+    }
+    res = Py_BuildValue("(OOOO)", y, m, v, is);
+done:
+    Py_XDECREF(x);
+    Py_XDECREF(ga);
+    Py_XDECREF(be);
+    Py_XDECREF(re);
+    Py_XDECREF(y);
+    Py_XDECREF(m);
+    Py_XDECREF(v);
+    Py_XDECREF(is);
+    return res;
+}
+
 /* bn_act_backward(x, c, dy, batch_stats, mean, invstd, gamma|None, beta|None, relu, want_affine, dx_into|None)
  *   -> (dx|None, dgamma|None, dbeta|None); with dx_into the input gradient is added to its channels [0, c). */
 static PyObject *py_bn_act_backward(PyObject *self, PyObject *args)
@@ -245,6 +289,8 @@ PyMethodDef sai_py_nn_fused_methods[] = {
      "nn_bn_stats_range(x, c, c_lo=0) -> (mean, var) of channels [c_lo, c) of x[n, c_total, ...]"},
     {"nn_bn_act_forward", py_bn_act_forward, METH_VARARGS,
      "nn_bn_act_forward(x, c, mean, invstd, gamma, beta, residual, relu) -> y[n, c, ...]"},
+    {"nn_bn_act_forward_train", py_bn_act_forward_train, METH_VARARGS,
+     "nn_bn_act_forward_train(x, c, eps, gamma, beta, residual, relu) -> (y, mean, var, invstd)"},
     {"nn_bn_act_backward", py_bn_act_backward, METH_VARARGS,
      "nn_bn_act_backward(x, c, dy, batch_stats, mean, invstd, gamma, beta, relu, want_affine, dx_into) "
      "-> (dx|None, dgamma|None, dbeta|None)"},

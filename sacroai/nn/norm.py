@@ -125,19 +125,24 @@ class _BatchNorm(_NormBase):
             c = x.shape[1]
         w, b = self._affine()
         use_batch = self.training or not self.track_running_stats
+        y = None
         if use_batch:
             count = x.size // x.shape[1]
             if self.training and count <= 1:
                 raise ValueError(f"{type(self).__name__}: expected more than 1 value per channel when "
                                  f"training, got input shape {(x.shape[0], c) + x.shape[2:]}")
-            mean, var = batch_stats if batch_stats is not None else F._core.nn_bn_stats_range(x, c)
+            if batch_stats is not None:
+                mean, var = batch_stats
+            else:  # statistics, invstd (as F.invstd) and output in one pass over each channel
+                y, mean, var, istd = F._core.nn_bn_act_forward_train(x, c, self.eps, w, b, residual, bool(relu))
             if self.training and self.track_running_stats:
                 self._update_running(mean, var.astype(np.float64) * (count / (count - 1)))
         else:
             mean, var = self.running_mean, self.running_var
-        istd = F.invstd(var, self.eps)
-        mean = np.ascontiguousarray(mean, dtype=np.float32)
-        y = F._core.nn_bn_act_forward(x, c, mean, istd, w, b, residual, bool(relu))
+        if y is None:
+            istd = F.invstd(var, self.eps)
+            mean = np.ascontiguousarray(mean, dtype=np.float32)
+            y = F._core.nn_bn_act_forward(x, c, mean, istd, w, b, residual, bool(relu))
         self._cache = None
         # with a residual, the ReLU's backward (mask from the output) is the caller's
         self._cache_fused = ((x, c, use_batch, mean.copy(), istd, bool(relu) and residual is None)

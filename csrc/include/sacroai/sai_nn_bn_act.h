@@ -25,6 +25,13 @@ sai_status sai_bn_act_forward(const float *x, int n, int c, int c_total, int64_t
                               const float *invstd, const float *gamma, const float *beta,
                               const float *residual, int relu, float *y);
 
+/* Training forward in one call: the batch statistics of sai_bn_stats_range (mean, biased var),
+ * invstd = (float)(1 / sqrt((double)var + eps)), then y as sai_bn_act_forward.  With >= 8
+ * samples each channel is finished while its rows are in cache. */
+sai_status sai_bn_act_forward_train(const float *x, int n, int c, int c_total, int64_t s, double eps,
+                                    const float *gamma, const float *beta, const float *residual, int relu,
+                                    float *y, float *mean, float *var, float *invstd);
+
 /* Backward of sai_bn_act_forward without a residual.  dy is [n, c, s], the
  * gradient at the ReLU output when relu (the ReLU mask is recomputed from x),
  * else at the norm output.  batch_stats: mean/invstd came from this batch.
