@@ -296,3 +296,31 @@ def test_max_pool_matches_a_slow_twin(k, s, p, kind):
     ey, ei = _maxpool_twin(x.reshape(2, 13, 37), k, s, p)
     assert np.array_equal(y.reshape(ey.shape), ey, equal_nan=True)
     assert np.array_equal(idx.reshape(ei.shape), ei)
+
+
+def _avgpool_twin(x, k, s, p, include_pad):
+    """Slow average pool over [P, H, W] (floor mode): window sum in row order from 0.0f, / count."""
+    P, H, W = x.shape
+    OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+    y = np.empty((P, OH, OW), np.float32)
+    for q in range(P):
+        for oh in range(OH):
+            for ow in range(OW):
+                h0, w0 = oh * s - p, ow * s - p
+                total, cnt = np.float32(0.0), 0
+                for h in range(max(h0, 0), min(h0 + k, H)):
+                    for w in range(max(w0, 0), min(w0 + k, W)):
+                        total = np.float32(total + x[q, h, w])
+                        cnt += 1
+                div = (min(h0 + k, H + p) - h0) * (min(w0 + k, W + p) - w0) if include_pad else cnt
+                y[q, oh, ow] = np.float32(total / np.float32(div))
+    return y
+
+
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avg_pool_matches_a_slow_twin(k, s, p, include_pad):
+    x = np.random.default_rng(k + s).standard_normal((2, 1, 1, 11, 37)).astype(np.float32)
+    y = _core.nn_pool_forward(1, x, (1, k, k), (1, s, s), (0, p, p), (1, 1, 1), False, include_pad)
+    y = y[0] if isinstance(y, tuple) else y
+    assert np.array_equal(y.reshape(2, *y.shape[-2:]), _avgpool_twin(x.reshape(2, 11, 37), k, s, p, include_pad))

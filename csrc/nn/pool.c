@@ -220,6 +220,32 @@ static inline void avg_window(int o, int k, int s, int p, int in, int include_pa
     *cnt = include_pad ? padded : b - a;
 }
 
+/* Interior outputs [lo, hi) of one output row of a 2-D average pool (depth 1): each window
+ * is summed in the scalar order (rows, then columns, from 0.0f) and divided by div, over a
+ * chunk of outputs at once so the loops vectorise. */
+#define AVGPOOL_ROW(NAME, SW_EXPR)                                                                     \
+    static void NAME(const float *rows, int IW, int kh, int kw, int sw_arg, int pw, int lo, int hi,     \
+                     float div, float *yr)                                                             \
+    {                                                                                                  \
+        const int SW = SW_EXPR;                                                                        \
+        (void)sw_arg;                                                                                  \
+        float sum[POOL_CHUNK];                                                                         \
+        for (int c0 = lo; c0 < hi; c0 += POOL_CHUNK) {                                                 \
+            const int n = hi - c0 < POOL_CHUNK ? hi - c0 : POOL_CHUNK;                                 \
+            const float *b0 = rows + (int64_t)c0 * SW - pw;                                            \
+            for (int i = 0; i < n; i++) sum[i] = 0.0f;                                                 \
+            for (int a = 0; a < kh; a++)                                                               \
+                for (int b = 0; b < kw; b++) {                                                         \
+                    const float *r = b0 + (int64_t)a * IW + b;                                         \
+                    for (int i = 0; i < n; i++) sum[i] += r[(int64_t)i * SW];                          \
+                }                                                                                      \
+            for (int i = 0; i < n; i++) yr[c0 + i] = sum[i] / div;                                     \
+        }                                                                                              \
+    }
+AVGPOOL_ROW(avgpool_row_s1, 1)
+AVGPOOL_ROW(avgpool_row_s2, 2)
+AVGPOOL_ROW(avgpool_row_any, sw_arg)
+
 sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
 {
     SAI_NN_CHECK_PTR(x, "input");
@@ -230,6 +256,8 @@ sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
     const int nt = sai_nn_threads_for(g->nc);
+    /* depth 1: a window's divisor is k_h * k_w wherever it lies inside the plane */
+    const int plane2d = ID == 1 && OD == 1 && g->k[0] == 1 && g->pad[0] == 0;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t pc = 0; pc < g->nc; pc++) {
         const float *xp = x + pc * isp;
@@ -244,6 +272,26 @@ sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
                 for (int ow = 0; ow < OW; ow++, o++) {
                     int w0, w1, cw;
                     avg_window(ow, g->k[2], g->stride[2], g->pad[2], IW, g->count_include_pad, &w0, &w1, &cw);
+                    const int wa = ow * g->stride[2] - g->pad[2];
+                    if (plane2d && h1 - h0 == g->k[1] && ch == g->k[1] && wa >= 0 && wa + g->k[2] <= IW &&
+                        ow + 8 <= OW) {
+                        /* the run of interior outputs of this row, vectorised (divisor k_h * k_w) */
+                        int hi = ow;
+                        while (hi < OW && hi * g->stride[2] - g->pad[2] + g->k[2] <= IW) hi++;
+                        const float *rows = xp + (int64_t)h0 * IW;
+                        const float div = (float)(g->k[1] * g->k[2]);
+                        float *yr = yp + (o - ow);
+                        const int sw = g->stride[2];
+                        if (sw == 1)
+                            avgpool_row_s1(rows, IW, g->k[1], g->k[2], sw, g->pad[2], ow, hi, div, yr);
+                        else if (sw == 2)
+                            avgpool_row_s2(rows, IW, g->k[1], g->k[2], sw, g->pad[2], ow, hi, div, yr);
+                        else
+                            avgpool_row_any(rows, IW, g->k[1], g->k[2], sw, g->pad[2], ow, hi, div, yr);
+                        o += hi - 1 - ow;
+                        ow = hi - 1;
+                        continue;
+                    }
                     float sum = 0.0f;
                     for (int id = d0; id < d1; id++)
                         for (int ih = h0; ih < h1; ih++) {
