@@ -223,6 +223,23 @@ def test_batchnorm_backward_after_a_fused_relu_is_refused():
         seq[1].backward(np.ones((2, 2, 3, 3), np.float32))
 
 
+def test_sequential_backward_after_its_children_ran_one_by_one():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    seq = nn.Sequential(nn.BatchNorm2d(3), nn.ReLU())
+    ref = nn.Sequential(nn.BatchNorm2d(3), nn.ReLU())
+    seq.train()
+    ref.train()
+    seq(x)  # records a fused plan
+    y = seq[1](seq[0](x))  # then the children run on their own
+    yr = ref(x)
+    yr = ref(x)
+    assert np.array_equal(y, yr)
+    assert np.array_equal(seq.backward(g), ref.backward(g))
+    assert np.array_equal(seq[0].weight.grad, ref[0].weight.grad)
+
+
 @pytest.mark.parametrize("nd,shape,drop", [(2, (2, 1, 48, 48), 0.0), (2, (2, 2, 40, 40), 0.2),
                                            (3, (2, 1, 32, 32, 32), 0.0)])
 def test_densenet_feature_buffer_is_bit_identical(threads, nd, shape, drop):

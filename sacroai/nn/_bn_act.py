@@ -71,5 +71,13 @@ def run_backward(plan, grad_out):
     """Backward through a plan of :func:`run_forward` (reverse order)."""
     g = grad_out
     for step in reversed(plan):
-        g = step[0]._backward_fused(g) if isinstance(step, tuple) else step.backward(g)
+        if not isinstance(step, tuple):
+            g = step.backward(g)
+            continue
+        bn, relu = step
+        cache = bn.__dict__.get("_cache_fused")
+        if cache is not None and cache[5]:
+            g = bn._backward_fused(g)
+        else:  # the pair last ran one module at a time (e.g. called directly): its own caches
+            g = bn.backward(relu.backward(g))
     return g
