@@ -341,3 +341,12 @@ def test_avg_pool_matches_a_slow_twin(k, s, p, include_pad):
     y = _core.nn_pool_forward(1, x, (1, k, k), (1, s, s), (0, p, p), (1, 1, 1), False, include_pad)
     y = y[0] if isinstance(y, tuple) else y
     assert np.array_equal(y.reshape(2, *y.shape[-2:]), _avgpool_twin(x.reshape(2, 11, 37), k, s, p, include_pad))
+
+
+def test_avg_pool_backward_of_non_overlapping_windows_is_an_exact_share():
+    rng = np.random.default_rng(8)
+    g = rng.standard_normal((2, 3, 1, 9, 20)).astype(np.float32)
+    dx = _core.nn_pool_backward(1, g, None, (1, 19, 41), (1, 2, 2), (1, 2, 2), (0, 0, 0), (1, 1, 1), False, True)
+    want = np.zeros((2, 3, 1, 19, 41), np.float32)
+    want[..., :18, :40] = np.repeat(np.repeat(g / np.float32(4), 2, axis=3), 2, axis=4)
+    assert np.array_equal(dx, want)

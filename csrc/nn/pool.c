@@ -317,6 +317,10 @@ sai_status sai_avgpool_backward(const sai_pool_geom *g, const float *dy, float *
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
     const int nt = sai_nn_threads_for(g->nc);
+    /* depth 1 and windows that do not overlap: every input element gets at most one share,
+     * so the interior runs of a row may be scattered in any order (0.0f + share, as before) */
+    const int plane2d = ID == 1 && OD == 1 && g->k[0] == 1 && g->pad[0] == 0 && g->stride[1] == g->k[1] &&
+                        g->stride[2] == g->k[2];
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t pc = 0; pc < g->nc; pc++) {
         float *xp = dx + pc * isp;
@@ -332,6 +336,32 @@ sai_status sai_avgpool_backward(const sai_pool_geom *g, const float *dy, float *
                 for (int ow = 0; ow < OW; ow++, o++) {
                     int w0, w1, cw;
                     avg_window(ow, g->k[2], g->stride[2], g->pad[2], IW, g->count_include_pad, &w0, &w1, &cw);
+                    const int wa = ow * g->stride[2] - g->pad[2];
+                    if (plane2d && h1 - h0 == g->k[1] && ch == g->k[1] && wa >= 0 && wa + g->k[2] <= IW &&
+                        ow + 8 <= OW) {
+                        int hi = ow;
+                        while (hi < OW && hi * g->stride[2] - g->pad[2] + g->k[2] <= IW) hi++;
+                        const float div = (float)(g->k[1] * g->k[2]);
+                        const int kw = g->k[2];
+                        for (int a = 0; a < g->k[1]; a++) {
+                            float *row = xp + (int64_t)(h0 + a) * IW - g->pad[2];
+                            if (kw == 2) {
+                                for (int i = ow; i < hi; i++) {
+                                    const float v = gp[o - ow + i] / div;
+                                    row[2 * i] += v;
+                                    row[2 * i + 1] += v;
+                                }
+                            } else {
+                                for (int i = ow; i < hi; i++) {
+                                    const float v = gp[o - ow + i] / div;
+                                    for (int b = 0; b < kw; b++) row[(int64_t)i * kw + b] += v;
+                                }
+                            }
+                        }
+                        o += hi - 1 - ow;
+                        ow = hi - 1;
+                        continue;
+                    }
                     const int div = cd * ch * cw;
                     if (div <= 0) continue;
                     const float v = gp[o] / (float)div;
