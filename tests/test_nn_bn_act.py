@@ -254,6 +254,8 @@ def test_densenet_feature_buffer_is_bit_identical(threads, nd, shape, drop):
     fused(x)
     plain(x)
     assert fused.features.denseblock1._cache_buffered and not plain.features.denseblock1._cache_buffered
+    with pytest.raises(ValueError, match="DenseBlock"):
+        fused.features.denseblock1.backward(np.zeros((1, 2, 3, 4), np.float32))
 
 
 @pytest.mark.parametrize("factory,nd,shape", [(resnet18, 2, (3, 1, 64, 64)), (resnet18, 3, (2, 1, 24, 24, 24)),

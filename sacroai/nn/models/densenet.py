@@ -110,13 +110,14 @@ class DenseBlock(Module):
 
     def forward(self, x):
         layers = list(self.children())
-        if not all(layer._reads_buffer() for layer in layers):
-            self._cache_buffered = False
+        if not layers or not all(layer._reads_buffer() for layer in layers):
+            self._cache_buffered = None
             feats = [x]
             for layer in layers:
                 feats.append(layer(F.cat(feats, dim=1)))
             return F.cat(feats, dim=1)
-        x = F.check_input(x, self.norm_dims(), "DenseBlock", channels=self.num_input_features)
+        nd = 3 if isinstance(layers[0].norm1, BatchNorm3d) else 2
+        x = F.check_input(x, nd, "DenseBlock", channels=self.num_input_features)
         c, k = self.num_input_features, self.growth_rate
         buf = F._core.nn_empty((x.shape[0], c + k * len(layers)) + x.shape[2:])
         buf[:, :c] = x
@@ -134,24 +135,23 @@ class DenseBlock(Module):
                 stats = (mean_all[:c].copy(), var_all[:c].copy())
             buf[:, c:c + k] = layer._forward_buffer(buf, c, stats)
             c += k
-        self._cache_buffered = True
+        self._cache_buffered = buf.shape  # for backward: the layers' caches hold the buffer
         return buf
-
-    def norm_dims(self) -> int:
-        return 3 if isinstance(self.denselayer1.norm1, BatchNorm3d) else 2
 
     def backward(self, grad_out):
         layers = list(self.children())
         sizes = [self.num_input_features] + [self.growth_rate] * len(layers)
-        if self.__dict__.get("_cache_buffered"):
-            gbuf = F._core.nn_empty(grad_out.shape)
+        shape = self.__dict__.get("_cache_buffered")
+        if shape:
+            grad_out = F._check_grad(grad_out, shape, "DenseBlock")
+            gbuf = F._core.nn_empty(shape)
             np.copyto(gbuf, grad_out)  # accumulates below; the caller's array stays as it is
             c0, k = self.num_input_features, self.growth_rate
             for i in reversed(range(len(layers))):
                 ci = c0 + i * k
                 layers[i]._backward_buffer(np.ascontiguousarray(gbuf[:, ci:ci + k]), gbuf)
             if releases_after_backward():
-                self._cache_buffered = False
+                self._cache_buffered = None
             return np.ascontiguousarray(gbuf[:, :c0])
         # gradient w.r.t. the block input and each layer's output; copies, since they accumulate
         grads = [g.copy() for g in F.split_grad(grad_out, sizes)]
