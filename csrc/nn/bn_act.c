@@ -6,7 +6,12 @@
  * and the per-row doubles are combined per channel in sample order.  Only
  * the schedule differs: ROWS rows are reduced together as independent
  * dependency chains (a single float chain runs at one add per FP-add
- * latency), and the rows of all channels are spread over the threads.
+ * latency; with AVX2 an 8x8 transpose puts the 8 rows in the 8 lanes of a
+ * vector), and the rows of all channels are spread over the threads.  With
+ * >= 8 samples the training forward and the backward finish one channel at
+ * a time (statistics or sums, then the output rows) while its rows are in
+ * cache.  Element-wise passes keep the operation order of norm.c/act.c and
+ * never contract a*b+c into an FMA (ISO C mode, no "fma" target).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -392,7 +397,7 @@ sai_status sai_bn_act_forward(const float *x, int n, int c, int c_total, int64_t
 
 /* Per row: out[2k] = sum g', out[2k+1] = (sum g' (x - m)) * invstd, g' the gradient (ReLU-masked
  * beforehand by mask_rows when the norm feeds a ReLU). */
-static void grad_rows(const float *const *p, const float *const *g, const float *m, const float *is, int nr,
+static void grad_rows(const float *const *p, const float *const *g, const float *m, int nr,
                       int64_t j0, int64_t j1, double *a, double *b, float *fa, float *fb)
 {
     if (nr == ROWS) {
@@ -416,7 +421,6 @@ static void grad_rows(const float *const *p, const float *const *g, const float 
             b[k] += fb[k];
             fa[k] = fb[k] = 0.0f;
         }
-    (void)is;
 }
 
 /* The row sums of one group of rows, FLUSH elements at a time.  With relu the
@@ -444,7 +448,7 @@ static void grad_group(const float *const *p, const float *const *g, const float
         } else {
             for (int k = 0; k < nr; k++) gp[k] = g[k];
         }
-        grad_rows(p, gp, m, is, nr, j0, j1, a, b, fa, fb);
+        grad_rows(p, gp, m, nr, j0, j1, a, b, fa, fb);
     }
     for (int k = 0; k < nr; k++) {
         out[2 * k] = a[k] + fa[k];
