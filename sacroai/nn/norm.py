@@ -4,6 +4,12 @@ Parameters ``weight`` (ones) and ``bias`` (zeros) when affine; BatchNorm
 buffers ``running_mean`` (zeros), ``running_var`` (ones) and
 ``num_batches_tracked`` (int64), updated in training with the unbiased batch
 variance and ``momentum`` (None: cumulative average), exactly as PyTorch.
+
+BatchNorm2d/3d run on the kernels of csrc/nn/bn_act.c: the statistics of a
+channel are finished while its rows are in cache, and containers fuse a
+following ReLU (or a residual add and ReLU) into the same pass (see
+``sacroai.nn._bn_act``).  Their results are bit-identical to the plain
+statistics / normalize / ReLU kernels, so trained weights do not change.
 """
 from __future__ import annotations
 
