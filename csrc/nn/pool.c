@@ -45,6 +45,48 @@ static sai_status check(const sai_pool_geom *g)
     return SAI_OK;
 }
 
+/* Interior outputs [ow_lo, ow_hi) of one output row of a 2-D max pool (depth 1, no
+ * dilation): the window rows start at `base` (input row h0, column 0), window column
+ * starts at ow * SW - pw.  Same rule as the scalar scan (first maximum, the last NaN
+ * wins), written over a chunk of outputs at once so it compiles to SIMD selects
+ * instead of data-dependent branches. */
+#define POOL_CHUNK 256
+#define MAXPOOL_ROW(NAME, SW_EXPR)                                                                      \
+    static void NAME(const float *base, int IW, int kh, int kw, int sw_arg, int pw, int ow_lo, int ow_hi,  \
+                     int64_t row_off, float *yp, int64_t *ip)                                           \
+    {                                                                                                   \
+        const int SW = SW_EXPR;                                                                         \
+        (void)sw_arg;                                                                                   \
+        float best[POOL_CHUNK];                                                                         \
+        int bo[POOL_CHUNK];                                                                             \
+        for (int c0 = ow_lo; c0 < ow_hi; c0 += POOL_CHUNK) {                                            \
+            const int n = ow_hi - c0 < POOL_CHUNK ? ow_hi - c0 : POOL_CHUNK;                            \
+            const float *b0 = base + (int64_t)c0 * SW - pw;                                             \
+            for (int i = 0; i < n; i++) {                                                               \
+                best[i] = b0[(int64_t)i * SW];                                                          \
+                bo[i] = 0;                                                                              \
+            }                                                                                           \
+            for (int a = 0; a < kh; a++)                                                                \
+                for (int b = 0; b < kw; b++) {                                                          \
+                    const float *r = b0 + (int64_t)a * IW + b;                                          \
+                    const int off = a * IW + b;                                                         \
+                    for (int i = 0; i < n; i++) {                                                       \
+                        const float v = r[(int64_t)i * SW], cur = best[i];                              \
+                        const int take = (v > cur) | (v != v);                                          \
+                        best[i] = take ? v : cur;                                                       \
+                        bo[i] = take ? off : bo[i];                                                     \
+                    }                                                                                   \
+                }                                                                                       \
+            for (int i = 0; i < n; i++) {                                                               \
+                yp[c0 + i] = best[i];                                                                   \
+                if (ip) ip[c0 + i] = row_off + (int64_t)(c0 + i) * SW - pw + bo[i];                     \
+            }                                                                                           \
+        }                                                                                               \
+    }
+MAXPOOL_ROW(maxpool_row_s1, 1)
+MAXPOOL_ROW(maxpool_row_s2, 2)
+MAXPOOL_ROW(maxpool_row_any, sw_arg)
+
 sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y, int64_t *indices)
 {
     SAI_NN_CHECK_PTR(x, "input");
@@ -70,6 +112,26 @@ sai_status sai_maxpool_forward(const sai_pool_geom *g, const float *x, float *y,
                     const int d0 = od * g->stride[0] - g->pad[0];
                     const int h0 = oh * g->stride[1] - g->pad[1];
                     const int w0 = ow * g->stride[2] - g->pad[2];
+                    if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW &&
+                        ow + 8 <= OW) {
+                        /* the run of interior outputs of this row, vectorised */
+                        int hi = ow;
+                        while (hi < OW && hi * g->stride[2] - g->pad[2] + ext_w <= IW) hi++;
+                        const float *base = xp + (int64_t)h0 * IW;
+                        const int sw = g->stride[2];
+                        float *yr = yp + (o - ow);
+                        int64_t *ir = ip ? ip + (o - ow) : NULL;
+                        const int64_t roff = (int64_t)h0 * IW;
+                        if (sw == 1)
+                            maxpool_row_s1(base, IW, ext_h, ext_w, sw, g->pad[2], ow, hi, roff, yr, ir);
+                        else if (sw == 2)
+                            maxpool_row_s2(base, IW, ext_h, ext_w, sw, g->pad[2], ow, hi, roff, yr, ir);
+                        else
+                            maxpool_row_any(base, IW, ext_h, ext_w, sw, g->pad[2], ow, hi, roff, yr, ir);
+                        o += hi - 1 - ow;
+                        ow = hi - 1;
+                        continue;
+                    }
                     float best = -INFINITY;
                     int64_t bi = -1;
                     if (interior2d && h0 >= 0 && h0 + ext_h <= IH && w0 >= 0 && w0 + ext_w <= IW) {
@@ -159,6 +221,32 @@ static inline void avg_window(int o, int k, int s, int p, int in, int include_pa
     *cnt = include_pad ? padded : b - a;
 }
 
+/* Interior outputs [lo, hi) of one output row of a 2-D average pool (depth 1): each window
+ * is summed in the scalar order (rows, then columns, from 0.0f) and divided by div, over a
+ * chunk of outputs at once so the loops vectorise. */
+#define AVGPOOL_ROW(NAME, SW_EXPR)                                                                     \
+    static void NAME(const float *rows, int IW, int kh, int kw, int sw_arg, int pw, int lo, int hi,     \
+                     float div, float *yr)                                                             \
+    {                                                                                                  \
+        const int SW = SW_EXPR;                                                                        \
+        (void)sw_arg;                                                                                  \
+        float sum[POOL_CHUNK];                                                                         \
+        for (int c0 = lo; c0 < hi; c0 += POOL_CHUNK) {                                                 \
+            const int n = hi - c0 < POOL_CHUNK ? hi - c0 : POOL_CHUNK;                                 \
+            const float *b0 = rows + (int64_t)c0 * SW - pw;                                            \
+            for (int i = 0; i < n; i++) sum[i] = 0.0f;                                                 \
+            for (int a = 0; a < kh; a++)                                                               \
+                for (int b = 0; b < kw; b++) {                                                         \
+                    const float *r = b0 + (int64_t)a * IW + b;                                         \
+                    for (int i = 0; i < n; i++) sum[i] += r[(int64_t)i * SW];                          \
+                }                                                                                      \
+            for (int i = 0; i < n; i++) yr[c0 + i] = sum[i] / div;                                     \
+        }                                                                                              \
+    }
+AVGPOOL_ROW(avgpool_row_s1, 1)
+AVGPOOL_ROW(avgpool_row_s2, 2)
+AVGPOOL_ROW(avgpool_row_any, sw_arg)
+
 sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
 {
     SAI_NN_CHECK_PTR(x, "input");
@@ -169,6 +257,8 @@ sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
     const int nt = sai_nn_threads_for(g->nc);
+    /* depth 1: a window's divisor is k_h * k_w wherever it lies inside the plane */
+    const int plane2d = ID == 1 && OD == 1 && g->k[0] == 1 && g->pad[0] == 0;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t pc = 0; pc < g->nc; pc++) {
         const float *xp = x + pc * isp;
@@ -183,6 +273,26 @@ sai_status sai_avgpool_forward(const sai_pool_geom *g, const float *x, float *y)
                 for (int ow = 0; ow < OW; ow++, o++) {
                     int w0, w1, cw;
                     avg_window(ow, g->k[2], g->stride[2], g->pad[2], IW, g->count_include_pad, &w0, &w1, &cw);
+                    const int wa = ow * g->stride[2] - g->pad[2];
+                    if (plane2d && h1 - h0 == g->k[1] && ch == g->k[1] && wa >= 0 && wa + g->k[2] <= IW &&
+                        ow + 8 <= OW) {
+                        /* the run of interior outputs of this row, vectorised (divisor k_h * k_w) */
+                        int hi = ow;
+                        while (hi < OW && hi * g->stride[2] - g->pad[2] + g->k[2] <= IW) hi++;
+                        const float *rows = xp + (int64_t)h0 * IW;
+                        const float div = (float)(g->k[1] * g->k[2]);
+                        float *yr = yp + (o - ow);
+                        const int sw = g->stride[2];
+                        if (sw == 1)
+                            avgpool_row_s1(rows, IW, g->k[1], g->k[2], sw, g->pad[2], ow, hi, div, yr);
+                        else if (sw == 2)
+                            avgpool_row_s2(rows, IW, g->k[1], g->k[2], sw, g->pad[2], ow, hi, div, yr);
+                        else
+                            avgpool_row_any(rows, IW, g->k[1], g->k[2], sw, g->pad[2], ow, hi, div, yr);
+                        o += hi - 1 - ow;
+                        ow = hi - 1;
+                        continue;
+                    }
                     float sum = 0.0f;
                     for (int id = d0; id < d1; id++)
                         for (int ih = h0; ih < h1; ih++) {
@@ -208,6 +318,10 @@ sai_status sai_avgpool_backward(const sai_pool_geom *g, const float *dy, float *
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     const int64_t isp = (int64_t)ID * IH * IW, osp = (int64_t)OD * OH * OW;
     const int nt = sai_nn_threads_for(g->nc);
+    /* depth 1 and windows that do not overlap: every input element gets at most one share,
+     * so the interior runs of a row may be scattered in any order (0.0f + share, as before) */
+    const int plane2d = ID == 1 && OD == 1 && g->k[0] == 1 && g->pad[0] == 0 && g->stride[1] == g->k[1] &&
+                        g->stride[2] == g->k[2];
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t pc = 0; pc < g->nc; pc++) {
         float *xp = dx + pc * isp;
@@ -223,6 +337,32 @@ sai_status sai_avgpool_backward(const sai_pool_geom *g, const float *dy, float *
                 for (int ow = 0; ow < OW; ow++, o++) {
                     int w0, w1, cw;
                     avg_window(ow, g->k[2], g->stride[2], g->pad[2], IW, g->count_include_pad, &w0, &w1, &cw);
+                    const int wa = ow * g->stride[2] - g->pad[2];
+                    if (plane2d && h1 - h0 == g->k[1] && ch == g->k[1] && wa >= 0 && wa + g->k[2] <= IW &&
+                        ow + 8 <= OW) {
+                        int hi = ow;
+                        while (hi < OW && hi * g->stride[2] - g->pad[2] + g->k[2] <= IW) hi++;
+                        const float div = (float)(g->k[1] * g->k[2]);
+                        const int kw = g->k[2];
+                        for (int a = 0; a < g->k[1]; a++) {
+                            float *row = xp + (int64_t)(h0 + a) * IW - g->pad[2];
+                            if (kw == 2) {
+                                for (int i = ow; i < hi; i++) {
+                                    const float v = gp[o - ow + i] / div;
+                                    row[2 * i] += v;
+                                    row[2 * i + 1] += v;
+                                }
+                            } else {
+                                for (int i = ow; i < hi; i++) {
+                                    const float v = gp[o - ow + i] / div;
+                                    for (int b = 0; b < kw; b++) row[(int64_t)i * kw + b] += v;
+                                }
+                            }
+                        }
+                        o += hi - 1 - ow;
+                        ow = hi - 1;
+                        continue;
+                    }
                     const int div = cd * ch * cw;
                     if (div <= 0) continue;
                     const float v = gp[o] / (float)div;

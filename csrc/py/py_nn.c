@@ -107,6 +107,9 @@ static PyArrayObject *new_array(int nd, const npy_intp *dims, int typenum)
 
 static PyArrayObject *new_f32(int nd, const npy_intp *dims) { return new_array(nd, dims, NPY_FLOAT32); }
 
+/* For the other nn wrapper files (py_nn_fused.c): a new float32 array from the block cache. */
+PyArrayObject *sai_py_nn_new_f32(int nd, const npy_intp *dims) { return new_f32(nd, dims); }
+
 #define F32(p) ((float *)PyArray_DATA(p))
 #define CF32(p) ((const float *)PyArray_DATA(p))
 #define IN_FLAGS (NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED)
@@ -1020,9 +1023,11 @@ PyMethodDef sai_py_nn_methods[] = {
 };
 
 extern PyMethodDef sai_py_nn_train_methods[]; /* py_nn_train.c */
+extern PyMethodDef sai_py_nn_fused_methods[]; /* py_nn_fused.c */
 
 int sai_py_nn_init(PyObject *m)
 {
     if (PyModule_AddFunctions(m, sai_py_nn_train_methods) < 0) return -1;
+    if (PyModule_AddFunctions(m, sai_py_nn_fused_methods) < 0) return -1;
     return 0;
 }

@@ -4,6 +4,12 @@ Parameters ``weight`` (ones) and ``bias`` (zeros) when affine; BatchNorm
 buffers ``running_mean`` (zeros), ``running_var`` (ones) and
 ``num_batches_tracked`` (int64), updated in training with the unbiased batch
 variance and ``momentum`` (None: cumulative average), exactly as PyTorch.
+
+BatchNorm2d/3d run on the kernels of csrc/nn/bn_act.c: the statistics of a
+channel are finished while its rows are in cache, and containers fuse a
+following ReLU (or a residual add and ReLU) into the same pass (see
+``sacroai.nn._bn_act``).  Their results are bit-identical to the plain
+statistics / normalize / ReLU kernels, so trained weights do not change.
 """
 from __future__ import annotations
 
@@ -84,8 +90,12 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
+    _fused_kernels = False  # BatchNorm2d/3d: the kernels of csrc/nn/bn_act.c
+
     def forward(self, x):
         x = self._check(x)
+        if self._fused_kernels:
+            return self._forward_fused(x)
         w, b = self._affine()
         use_batch = self.training or not self.track_running_stats
         if use_batch:
@@ -103,6 +113,79 @@ class _BatchNorm(_NormBase):
         y = F.norm_apply(x, 0, mean, istd, w, b)
         self._cache = (x, 0, use_batch, mean.copy(), istd) if self._caching() else None
         return y
+
+    def _forward_fused(self, x, c=None, relu=False, residual=None, relu_module=None, batch_stats=None):
+        """``relu?(bn(x[:, :c]) [+ residual])`` in one pass, bit-identical to the separate modules.
+
+        ``x``: checked, C-contiguous float32 [N, C_total, *S]; its ``c`` leading
+        channels (default all; must be ``num_features``) are normalized, so a
+        dense block's feature buffer needs no copy.  ``residual``: [N, c, *S]
+        added before the ReLU.  Statistics and running buffers follow
+        :meth:`forward`.  Caches for :meth:`_backward_fused`; ``relu_module``
+        (the fused ReLU) has its cache cleared.  ``batch_stats``: optional
+        (mean, var) of these channels already computed by ``nn_bn_stats_range``
+        on the same data (a dense block reuses the statistics of its unchanged
+        channels), used when batch statistics are due.  Returns a new [N, c, *S] array.
+        """
+        if c is None:
+            c = x.shape[1]
+        w, b = self._affine()
+        use_batch = self.training or not self.track_running_stats
+        y = None
+        if use_batch:
+            count = x.size // x.shape[1]
+            if self.training and count <= 1:
+                raise ValueError(f"{type(self).__name__}: expected more than 1 value per channel when "
+                                 f"training, got input shape {(x.shape[0], c) + x.shape[2:]}")
+            if batch_stats is not None:
+                mean, var = batch_stats
+            else:  # statistics, invstd (as F.invstd) and output in one pass over each channel
+                y, mean, var, istd = F._core.nn_bn_act_forward_train(x, c, self.eps, w, b, residual, bool(relu))
+            if self.training and self.track_running_stats:
+                self._update_running(mean, var.astype(np.float64) * (count / (count - 1)))
+        else:
+            mean, var = self.running_mean, self.running_var
+        if y is None:
+            istd = F.invstd(var, self.eps)
+            mean = np.ascontiguousarray(mean, dtype=np.float32)
+            y = F._core.nn_bn_act_forward(x, c, mean, istd, w, b, residual, bool(relu))
+        self._cache = None
+        # with a residual, the ReLU's backward (mask from the output) is the caller's
+        self._cache_fused = ((x, c, use_batch, mean.copy(), istd, bool(relu) and residual is None)
+                             if self._caching() else None)
+        if relu_module is not None:
+            relu_module._cache = None
+        return y
+
+    def _backward_fused(self, grad_out, dx_into=None):
+        """Backward of :meth:`_forward_fused` (grad_out at the ReLU output when a
+        ReLU was fused).  Accumulates the parameter gradients; returns the input
+        gradient [N, c, *S], or adds it into ``dx_into[:, :c]`` (a C-contiguous
+        [N, >= c, *S] array) and returns ``dx_into``."""
+        cache = self.__dict__.get("_cache_fused")
+        if cache is None:
+            raise self._missing_cache()
+        x, c, use_batch, mean, istd, relu = cache
+        g = F._check_grad(grad_out, (x.shape[0], c) + x.shape[2:], type(self).__name__)
+        w, b = self._affine()
+        want_affine = self.weight is not None and (self.weight.requires_grad or self.bias.requires_grad)
+        dx, dg, db = F._core.nn_bn_act_backward(x, c, g, use_batch, mean, istd, w, b, relu, want_affine,
+                                                dx_into)
+        if releases_after_backward():
+            self._cache_fused = None
+        if want_affine:
+            self.weight.accumulate_grad(dg)
+            self.bias.accumulate_grad(db)
+        return dx_into if dx_into is not None else dx
+
+    def backward(self, grad_out):
+        cache = self.__dict__.get("_cache_fused")
+        if cache is None:
+            return _NormBase.backward(self, grad_out)
+        if cache[5]:
+            raise RuntimeError(f"{type(self).__name__}.backward: the forward pass ran fused with the following "
+                               "ReLU; run backward through the container that ran it")
+        return self._backward_fused(grad_out)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -123,12 +206,14 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm over [N, C, H, W] (like torch.nn.BatchNorm2d)."""
 
     _nd = 2
+    _fused_kernels = True
 
 
 class BatchNorm3d(_BatchNorm):
     """Batch norm over [N, C, D, H, W] (like torch.nn.BatchNorm3d)."""
 
     _nd = 3
+    _fused_kernels = True
 
 
 class _InstanceNorm(_NormBase):

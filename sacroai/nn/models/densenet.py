@@ -25,12 +25,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Sequence
 
+import numpy as np
+
+from .. import _bn_act
 from .. import functional as F
 from .. import init
 from ..activation import ReLU
 from ..conv import Conv2d, Conv3d
 from ..linear import Dropout, Flatten, Identity, Linear
-from ..module import Module, Sequential
+from ..module import Module, Sequential, releases_after_backward
 from ..norm import BatchNorm2d, BatchNorm3d
 from ..pooling import AdaptiveAvgPool2d, AdaptiveAvgPool3d, AvgPool2d, AvgPool3d, MaxPool2d, MaxPool3d
 
@@ -59,9 +62,43 @@ class DenseLayer(Sequential):
             mods.append(("dropout", Dropout(drop_rate, rng=rng)))
         super().__init__(OrderedDict(mods))
 
+    def _reads_buffer(self) -> bool:
+        """Whether this layer can read its input straight from the block's feature buffer
+        (no hooks on the layer, a fusable norm1 -> relu1)."""
+        return (not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks)
+                and _bn_act.fusable(self.norm1, self.relu1))
+
+    def _forward_buffer(self, buf, c, stats=None):
+        """Forward on the first ``c`` channels of the block buffer ``buf`` [N, C_total, *S];
+        ``stats``: the block's per-channel (mean, var) of those channels (see DenseBlock)."""
+        mods = list(self._modules.values())
+        h = self.norm1._forward_fused(buf, c, relu=True, relu_module=self.relu1, batch_stats=stats)
+        y, plan = _bn_act.run_forward(mods[2:], h)
+        self._cache_plan = [(self.norm1, self.relu1)] + plan
+        return y
+
+    def _backward_buffer(self, grad_out, grad_buf):
+        """Backward of :meth:`_forward_buffer`: the input gradient is added into
+        ``grad_buf[:, :c]`` (the block's gradient buffer)."""
+        plan = self.__dict__.get("_cache_plan")
+        if plan is None:
+            raise self._missing_cache()
+        g = _bn_act.run_backward(plan[1:], grad_out)
+        self.norm1._backward_fused(g, grad_buf)
+
 
 class DenseBlock(Module):
-    """``num_layers`` DenseLayers named denselayer1..; output = cat(input, every layer's output)."""
+    """``num_layers`` DenseLayers named denselayer1..; output = cat(input, every layer's output).
+
+    The output is built in one [N, C_in + num_layers * growth_rate, *S] buffer
+    that each layer reads its input from (its leading channels) and writes its
+    ``growth_rate`` channels into, and backward adds every layer's input
+    gradient into one matching gradient buffer: no concatenated copies, with
+    results bit-identical to concatenating.  In training the batch statistics
+    of each channel are computed once per block (every later layer's norm1
+    sees the same values of that channel).  A layer with hooks gets its own
+    concatenated input array instead (so hooks see what they would in PyTorch).
+    """
 
     def __init__(self, num_layers, num_input_features, bn_size, growth_rate, drop_rate, spatial_dims, rng=None):
         super().__init__()
@@ -72,14 +109,50 @@ class DenseBlock(Module):
                                                              bn_size, drop_rate, spatial_dims, rng))
 
     def forward(self, x):
-        feats = [x]
-        for layer in self.children():
-            feats.append(layer(F.cat(feats, dim=1)))
-        return F.cat(feats, dim=1)
+        layers = list(self.children())
+        if not layers or not all(layer._reads_buffer() for layer in layers):
+            self._cache_buffered = None
+            feats = [x]
+            for layer in layers:
+                feats.append(layer(F.cat(feats, dim=1)))
+            return F.cat(feats, dim=1)
+        nd = 3 if isinstance(layers[0].norm1, BatchNorm3d) else 2
+        x = F.check_input(x, nd, "DenseBlock", channels=self.num_input_features)
+        c, k = self.num_input_features, self.growth_rate
+        buf = F._core.nn_empty((x.shape[0], c + k * len(layers)) + x.shape[2:])
+        buf[:, :c] = x
+        # Batch statistics of a channel depend only on that channel's data, which never changes once
+        # written: each layer computes them for its new channels only (bit-identical to recomputing).
+        mean_all = np.empty(buf.shape[1], np.float32)
+        var_all = np.empty(buf.shape[1], np.float32)
+        known = 0
+        for layer in layers:
+            stats = None
+            if layer.norm1.training or not layer.norm1.track_running_stats:
+                if known < c:
+                    mean_all[known:c], var_all[known:c] = F._core.nn_bn_stats_range(buf, c, known)
+                    known = c
+                stats = (mean_all[:c].copy(), var_all[:c].copy())
+            buf[:, c:c + k] = layer._forward_buffer(buf, c, stats)
+            c += k
+        self._cache_buffered = buf.shape  # for backward: the layers' caches hold the buffer
+        return buf
 
     def backward(self, grad_out):
         layers = list(self.children())
         sizes = [self.num_input_features] + [self.growth_rate] * len(layers)
+        shape = self.__dict__.get("_cache_buffered")
+        if shape:
+            grad_out = F._check_grad(grad_out, shape, "DenseBlock")
+            gbuf = F._core.nn_empty(shape)
+            np.copyto(gbuf, grad_out)  # accumulates below; the caller's array stays as it is
+            c0, k = self.num_input_features, self.growth_rate
+            for i in reversed(range(len(layers))):
+                ci = c0 + i * k
+                layers[i]._backward_buffer(np.ascontiguousarray(gbuf[:, ci:ci + k]), gbuf)
+            if releases_after_backward():
+                self._cache_buffered = None
+            return np.ascontiguousarray(gbuf[:, :c0])
         # gradient w.r.t. the block input and each layer's output; copies, since they accumulate
         grads = [g.copy() for g in F.split_grad(grad_out, sizes)]
         for i in reversed(range(len(layers))):

@@ -24,6 +24,7 @@ from typing import List, Optional, Type, Union
 
 import numpy as np
 
+from .. import _bn_act
 from .. import init
 from ..activation import ReLU
 from ..conv import Conv2d, Conv3d
@@ -64,18 +65,36 @@ class BasicBlock(Module):
         return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2]
 
     def forward(self, x):
-        out = x
-        for m in self._main():
-            out = m(out)
+        # BN -> ReLU pairs run fused; the last BN, the residual add and relu_out too when hook-free
+        # (bit-identical to the separate steps, see sacroai.nn._bn_act)
+        main = self._main()
+        last = main[-1]
+        fuse_out = _bn_act.fusable(last, self.relu_out)
+        out, plan = _bn_act.run_forward(main[:-1] if fuse_out else main, x)
         identity = self.downsample(x) if self.downsample is not None else x
-        return self.relu_out(out + identity)  # new array: hooks may hold bn2's output
+        if fuse_out:
+            identity = np.ascontiguousarray(identity)
+            y = last._forward_fused(last._check(out), residual=identity, relu=True)
+            self.relu_out._cache = y if self.relu_out._caching() else None  # its mask comes from y
+            plan.append(last)
+        else:
+            y = self.relu_out(out + identity)  # new array: hooks may hold bn2's output
+        self._cache_plan = plan
+        return y
 
     def backward(self, grad_out):
         g = self.relu_out.backward(grad_out)
         g_id = self.downsample.backward(g) if self.downsample is not None else g
-        gm = g
-        for m in reversed(self._main()):
-            gm = m.backward(gm)
+        plan = self.__dict__.get("_cache_plan")
+        gm = _bn_act.run_backward(plan if plan is not None else self._main(), g)
+        # add in place into an array this block's children just made (not one a hook may hold);
+        # float addition commutes exactly, so this equals gm + g_id
+        if g_id is not g and not self.conv1._backward_hooks:
+            gm += g_id
+            return gm
+        if g_id is g and not self.relu_out._backward_hooks:
+            g_id += gm
+            return g_id
         return gm + g_id
 
 
@@ -169,15 +188,12 @@ class ResNet(Module):
                 self.layer4, self.avgpool, self.flatten, self.fc]
 
     def forward(self, x):
-        for m in self._sequence():
-            x = m(x)
+        x, self._cache_plan = _bn_act.run_forward(self._sequence(), x)  # stem bn1 -> relu fused
         return x
 
     def backward(self, grad_out):
-        g = grad_out
-        for m in reversed(self._sequence()):
-            g = m.backward(g)
-        return g
+        plan = self.__dict__.get("_cache_plan")
+        return _bn_act.run_backward(plan if plan is not None else self._sequence(), grad_out)
 
 
 def _make(block, layers, spatial_dims, in_channels, num_classes, **kw):
