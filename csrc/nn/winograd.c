@@ -356,7 +356,7 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
         float *xs = buf + 1024;
         int64_t ring[4] = {-1, -1, -1, -1}, poff[4] = {0, 0, 0, 0}, cur = -1;
         memset(xs + ci_n * ssp, 0, (size_t)slack * sizeof(float));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static) /* contiguous tiles per thread: each refills its own plane ring */
         for (int64_t it = 0; it < items; it++) {
             const int64_t t0 = it * NB;
             const int nb = (int)(pl.ntiles - t0 < NB ? pl.ntiles - t0 : NB);
