@@ -144,14 +144,30 @@ static void weight_transform(const sai_conv_geom *g, const sai_wg_plan *pl, cons
     for (int q = 0; q < pl->P; q++) sai_pack_a8(u + (size_t)q * co_n * ci_n, co_n, ci_n, up + (size_t)q * apg);
 }
 
+/* e[i] = r[2 i], o[i] = r[2 i + 1] for i < half (r holds 2 half floats + 32 of slack). */
+WG_AVX512 static void deinterleave(const float *r, int half, float *e, float *o)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int i = 0; i < half; i += 16) {
+        const __mmask16 m = sai_lane_mask(half - i);
+        const __m512 lo = _mm512_loadu_ps(r + 2 * i), hi = _mm512_loadu_ps(r + 2 * i + 16);
+        _mm512_mask_storeu_ps(e + i, m, _mm512_permutex2var_ps(lo, ev, hi));
+        _mm512_mask_storeu_ps(o + i, m, _mm512_permutex2var_ps(lo, od, hi));
+    }
+}
+
 /* The zero-padded input planes that the tiles of depth tile td of sample ni
  * read (padded planes td * md .. + ad - 1), for every input channel, kept in
  * a ring of ad plane slots xs[ci][slot][PH][PW]: padded plane P sits in slot
  * P mod ad, so the next depth tile refills only the planes it does not share.
  * ring[slot] records which (sample, plane) a slot holds; poff[a] receives the
- * offset of the tile's plane a within a channel's slots. */
+ * offset of the tile's plane a within a channel's slots.  With split, each
+ * padded row is stored as its even columns then its odd columns (PW / 2
+ * each), so the F(2, 3) input transform reads a tile's 4 columns as 4 plain
+ * vectors (tmp: a row of PW + 32 floats). */
 static void ring_fill(const sai_conv_geom *g, const sai_wg_plan *pl, const float *x, int64_t ni, int td, float *xs,
-                      int64_t ring[4], int64_t poff[4])
+                      int64_t ring[4], int64_t poff[4], int split, float *tmp)
 {
     const int64_t isp = (int64_t)g->in[0] * g->in[1] * g->in[2], plane = (int64_t)pl->PH * pl->PW;
     const int64_t ssp = pl->ad * plane;
@@ -177,32 +193,73 @@ static void ring_fill(const sai_conv_geom *g, const sai_wg_plan *pl, const float
                     continue;
                 }
                 const int left = g->pad[2], right = pl->PW - left - g->in[2];
-                memset(row, 0, (size_t)left * sizeof(float));
-                memcpy(row + left, src + ((int64_t)sd * g->in[1] + sh) * g->in[2], (size_t)g->in[2] * sizeof(float));
-                if (right > 0) memset(row + left + g->in[2], 0, (size_t)right * sizeof(float));
+                float *r = split ? tmp : row;
+                memset(r, 0, (size_t)left * sizeof(float));
+                memcpy(r + left, src + ((int64_t)sd * g->in[1] + sh) * g->in[2], (size_t)g->in[2] * sizeof(float));
+                if (right > 0) memset(r + left + g->in[2], 0, (size_t)right * sizeof(float));
+                if (split) deinterleave(tmp, pl->PW / 2, row, row + pl->PW / 2);
             }
         }
     }
 }
 
-/* Input transform of up to 16 tiles in one W row (tiles tw .. tw + len - 1
- * at height tile th) of one channel's padded planes xc + poff[a] (the depth
- * tile's planes); point q goes to v + q * pstride (lanes masked to len). */
-WG_AVX512 static void input_chunk(const sai_wg_plan *pl, const float *xc, const int64_t *poff, int th, int tw,
-                                  int len, float *v, size_t pstride, float *buf)
+/* One run of a chunk's tiles within a W row: sample, depth, height and first
+ * column tile, first lane, count. */
+typedef struct {
+    int64_t ni;
+    int td, th, tw, lane, len;
+} wg_seg;
+
+/* The next chunk of up to 16 consecutive tiles of a block, from lane onwards
+ * (tiles t0 + lane ...; nb in the block), as runs within W rows; with
+ * same_depth, the chunk stops where the depth tile changes (the input ring
+ * holds one depth tile).  Returns the chunk's lanes. */
+static int next_chunk(const sai_wg_plan *pl, int64_t t0, int lane, int nb, int same_depth, wg_seg *segs, int *ns)
 {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __mmask16 mk = sai_lane_mask(len);
-    const int h0 = 2 * th;
+    int n = 0;
+    *ns = 0;
+    while (n < 16 && lane + n < nb) {
+        const int64_t gt = t0 + lane + n, r = gt / pl->TW;
+        const int tw = (int)(gt % pl->TW), th = (int)(r % pl->TH);
+        const int64_t k = r / pl->TH; /* ni * TD + td */
+        if (same_depth && n > 0 && k != segs[0].ni * pl->TD + segs[0].td) break;
+        int len = pl->TW - tw;
+        if (len > 16 - n) len = 16 - n;
+        if (len > nb - lane - n) len = nb - lane - n;
+        wg_seg *sg = &segs[(*ns)++];
+        sg->ni = k / pl->TD;
+        sg->td = (int)(k % pl->TD);
+        sg->th = th;
+        sg->tw = tw;
+        sg->lane = n;
+        sg->len = len;
+        n += len;
+    }
+    return n;
+}
+
+/* Input transform of one chunk of up to 16 tiles, which may span several W
+ * rows (segs), from the split (even | odd columns) planes xc + poff[a];
+ * point q goes to v + q * pstride (lanes masked to n). */
+WG_AVX512 static void input_chunk_split(const sai_wg_plan *pl, const float *xc, const int64_t *poff,
+                                        const wg_seg *segs, int nseg, int n, float *v, size_t pstride, float *buf)
+{
+    const __mmask16 mk = sai_lane_mask(n);
+    const int half = pl->PW / 2;
     for (int a = 0; a < pl->ad; a++) {
         __m512 w[4][4];
         for (int b = 0; b < 4; b++) {
-            const float *r = xc + poff[a] + (int64_t)(h0 + b) * pl->PW + 2 * tw;
-            const __m512 lo = _mm512_loadu_ps(r), hi = _mm512_loadu_ps(r + 16);
-            const __m512 lo2 = _mm512_loadu_ps(r + 2), hi2 = _mm512_loadu_ps(r + 18);
-            const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
-            const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2), c3 = _mm512_permutex2var_ps(lo2, od, hi2);
+            __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            for (int s = 0; s < nseg; s++) {
+                /* lane l of the segment reads tile tw + (l - lane): shift the row pointers back by lane */
+                const float *e = xc + poff[a] + (int64_t)(2 * segs[s].th + b) * pl->PW + segs[s].tw - segs[s].lane;
+                const float *o = e + half;
+                const __mmask16 k = (__mmask16)(sai_lane_mask(segs[s].lane + segs[s].len) & ~sai_lane_mask(segs[s].lane));
+                c0 = _mm512_mask_loadu_ps(c0, k, e);
+                c1 = _mm512_mask_loadu_ps(c1, k, o);
+                c2 = _mm512_mask_loadu_ps(c2, k, e + 1);
+                c3 = _mm512_mask_loadu_ps(c3, k, o + 1);
+            }
             BT4(c0, c1, c2, c3, w[b][0], w[b][1], w[b][2], w[b][3]);
         }
         for (int c = 0; c < 4; c++) {
@@ -241,25 +298,27 @@ WG_AVX512 static void input_chunk(const sai_wg_plan *pl, const float *xc, const 
         o1 = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);           \
     } while (0)
 
-/* Output transform of up to 16 tiles (as input_chunk) for one output channel:
- * point q is read from m + q * pstride; writes y (that channel's volume). */
+/* Output transform of one chunk of up to 16 tiles (segs, which may span W
+ * rows, depth tiles and samples) for output channel co: point q is read from
+ * m + q * pstride; writes y[ni][co] (channel volumes osp apart). */
 WG_AVX512 static void output_chunk(const sai_conv_geom *g, const sai_wg_plan *pl, const float *m, size_t pstride,
-                                   int td, int th, int tw, int len, float bias, float *yc, float *buf)
+                                   const wg_seg *segs, int nseg, float bias, float *y, int co, int64_t osp,
+                                   float *buf)
 {
     const __m512i il_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i il_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const int OD = g->out[0], OH = g->out[1], OW = g->out[2];
     __m512 out[2][2][2];
     for (int a = 0; a < pl->ad; a++) {
-        __m512 y[4][2];
+        __m512 y4[4][2];
         for (int b = 0; b < 4; b++) {
             const float *mq = m + (size_t)(a * 16 + b * 4) * pstride;
             AT4(_mm512_loadu_ps(mq), _mm512_loadu_ps(mq + pstride), _mm512_loadu_ps(mq + 2 * pstride),
-                _mm512_loadu_ps(mq + 3 * pstride), y[b][0], y[b][1]);
+                _mm512_loadu_ps(mq + 3 * pstride), y4[b][0], y4[b][1]);
         }
         for (int k = 0; k < 2; k++) {
             __m512 z0, z1;
-            AT4(y[0][k], y[1][k], y[2][k], y[3][k], z0, z1);
+            AT4(y4[0][k], y4[1][k], y4[2][k], y4[3][k], z0, z1);
             if (pl->ad == 1) {
                 out[0][0][k] = z0;
                 out[0][1][k] = z1;
@@ -278,19 +337,32 @@ WG_AVX512 static void output_chunk(const sai_conv_geom *g, const sai_wg_plan *pl
                     out[1][j][k]);
             }
     const __m512 bv = _mm512_set1_ps(bias);
-    const int ow0 = 2 * tw;
-    int nvalid = OW - ow0 < 2 * len ? OW - ow0 : 2 * len;
-    const __mmask16 mlo = sai_lane_mask(nvalid), mhi = sai_lane_mask(nvalid - 16);
-    for (int i = 0; i < pl->md; i++) {
-        const int odp = td * pl->md + i;
-        if (odp >= OD) break;
+    __m512 lo[2][2], hi[2][2]; /* the outputs of lanes 0-7 and 8-15, interleaved along W */
+    for (int i = 0; i < pl->md; i++)
         for (int j = 0; j < 2; j++) {
-            const int ohp = 2 * th + j;
-            if (ohp >= OH) break;
             const __m512 v0 = _mm512_add_ps(out[i][j][0], bv), v1 = _mm512_add_ps(out[i][j][1], bv);
-            float *row = yc + ((int64_t)odp * OH + ohp) * OW + ow0;
-            _mm512_mask_storeu_ps(row, mlo, _mm512_permutex2var_ps(v0, il_lo, v1));
-            _mm512_mask_storeu_ps(row + 16, mhi, _mm512_permutex2var_ps(v0, il_hi, v1));
+            lo[i][j] = _mm512_permutex2var_ps(v0, il_lo, v1);
+            hi[i][j] = _mm512_permutex2var_ps(v0, il_hi, v1);
+        }
+    for (int s = 0; s < nseg; s++) {
+        const wg_seg *sg = &segs[s];
+        const int ow0 = 2 * sg->tw, l2 = 2 * sg->lane;
+        const int nvalid = OW - ow0 < 2 * sg->len ? OW - ow0 : 2 * sg->len;
+        /* floats [l2, l2 + nvalid) of the 32 interleaved outputs belong to this run */
+        const uint32_t bits = (uint32_t)(((uint64_t)1 << (l2 + nvalid)) - 1) & ~(uint32_t)(((uint64_t)1 << l2) - 1);
+        const __mmask16 mlo = (__mmask16)(bits & 0xFFFF), mhi = (__mmask16)(bits >> 16);
+        float *yc = y + (sg->ni * g->c_out + co) * osp;
+        for (int i = 0; i < pl->md; i++) {
+            const int odp = sg->td * pl->md + i;
+            if (odp >= OD) break;
+            for (int j = 0; j < 2; j++) {
+                const int ohp = 2 * sg->th + j;
+                if (ohp >= OH) break;
+                /* shifted back by l2 so that float l2 lands on column ow0 */
+                float *row = yc + ((int64_t)odp * OH + ohp) * OW + ow0 - l2;
+                _mm512_mask_storeu_ps(row, mlo, lo[i][j]);
+                _mm512_mask_storeu_ps(row + 16, mhi, hi[i][j]);
+            }
         }
     }
 }
@@ -344,7 +416,8 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
      * The products are made 8 output channels at a time, so the 8 x 48 x P
      * block that the output transform reads stays in L1 (2-D) or L2 (3-D). */
     const size_t pv = (size_t)ci_n * NB + 16, pm = 8 * NB + 16;
-    const size_t vsize = (size_t)pl.P * pv, msize = (size_t)pl.P * pm, per = vsize + msize + 1024 + slab_size;
+    const size_t vsize = (size_t)pl.P * pv, msize = (size_t)pl.P * pm;
+    const size_t per = vsize + msize + 1024 + slab_size + (size_t)pl.PW + 64; /* + a row for ring_fill */
     float *ws = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;
     const int64_t osp = (int64_t)g->out[0] * g->out[1] * g->out[2];
@@ -353,41 +426,61 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
         float *v = ws + (size_t)SAI_TID() * per;
         float *mm = v + vsize;
         float *buf = mm + msize;
-        float *xs = buf + 1024;
+        float *xs = buf + 1024, *rowtmp = xs + slab_size;
         int64_t ring[4] = {-1, -1, -1, -1}, poff[4] = {0, 0, 0, 0}, cur = -1;
         memset(xs + ci_n * ssp, 0, (size_t)slack * sizeof(float));
 #pragma omp for schedule(static) /* contiguous tiles per thread: each refills its own plane ring */
         for (int64_t it = 0; it < items; it++) {
             const int64_t t0 = it * NB;
             const int nb = (int)(pl.ntiles - t0 < NB ? pl.ntiles - t0 : NB);
-            FOR_CHUNKS(&pl, t0, nb, {
-                if (ni * pl.TD + td != cur) {
-                    ring_fill(g, &pl, x, ni, td, xs, ring, poff);
-                    cur = ni * pl.TD + td;
-                }
-                for (int ci = 0; ci < ci_n; ci++) {
-                    if (f43) /* 2-D: one plane, in slot 0 */
+            if (f43) {
+                FOR_CHUNKS(&pl, t0, nb, {
+                    if (ni * pl.TD + td != cur) {
+                        ring_fill(g, &pl, x, ni, td, xs, ring, poff, 0, rowtmp);
+                        cur = ni * pl.TD + td;
+                    }
+                    for (int ci = 0; ci < ci_n; ci++) /* 2-D: one plane, in slot 0 */
                         sai_wg43_input_chunk(&pl, xs + ci * ssp, 0, th, tw, len, v + (size_t)ci * NB + lane, pv);
-                    else
-                        input_chunk(&pl, xs + ci * ssp, poff, th, tw, len, v + (size_t)ci * NB + lane, pv, buf);
+                });
+            } else {
+                /* chunks of 16 consecutive tiles, across W rows but within one depth tile */
+                for (int lane = 0; lane < nb;) {
+                    wg_seg segs[16];
+                    int ns;
+                    const int n = next_chunk(&pl, t0, lane, nb, 1, segs, &ns);
+                    if (ns == 0) break; /* not reached: lane < nb gives one run at least */
+                    const int64_t key = segs[0].ni * pl.TD + segs[0].td;
+                    if (key != cur) {
+                        ring_fill(g, &pl, x, segs[0].ni, segs[0].td, xs, ring, poff, 1, rowtmp);
+                        cur = key;
+                    }
+                    for (int ci = 0; ci < ci_n; ci++)
+                        input_chunk_split(&pl, xs + ci * ssp, poff, segs, ns, n, v + (size_t)ci * NB + lane, pv, buf);
+                    lane += n;
                 }
-            });
+            }
             for (int c0 = 0; c0 < co_n; c0 += 8) {
                 const int rows = co_n - c0 < 8 ? co_n - c0 : 8;
                 for (int q = 0; q < pl.P; q++)
                     sai_gemm8x48(rows, nb, ci_n, up + (size_t)q * apg + (size_t)c0 * ci_n, v + (size_t)q * pv,
                                  mm + (size_t)q * pm, NB, 0, NULL);
-                FOR_CHUNKS(&pl, t0, nb, {
-                    for (int r = 0; r < rows; r++) {
-                        const int co = c0 + r;
-                        float *yc = y + (ni * co_n + co) * osp;
-                        const float bv = b ? b[co] : 0.0f;
-                        if (f43)
-                            sai_wg43_output_chunk(g, mm + (size_t)r * NB + lane, pm, td, th, tw, len, bv, yc);
-                        else
-                            output_chunk(g, &pl, mm + (size_t)r * NB + lane, pm, td, th, tw, len, bv, yc, buf);
+                if (f43) {
+                    FOR_CHUNKS(&pl, t0, nb, {
+                        for (int r = 0; r < rows; r++)
+                            sai_wg43_output_chunk(g, mm + (size_t)r * NB + lane, pm, td, th, tw, len,
+                                                  b ? b[c0 + r] : 0.0f, y + (ni * co_n + c0 + r) * osp);
+                    });
+                } else {
+                    for (int lane = 0; lane < nb;) {
+                        wg_seg segs[16];
+                        int ns;
+                        const int n = next_chunk(&pl, t0, lane, nb, 0, segs, &ns);
+                        for (int r = 0; r < rows; r++)
+                            output_chunk(g, &pl, mm + (size_t)r * NB + lane, pm, segs, ns, b ? b[c0 + r] : 0.0f, y,
+                                         c0 + r, osp, buf);
+                        lane += n;
                     }
-                });
+                }
             }
         }
     }
