@@ -207,3 +207,22 @@ def test_pointwise_weight_gradient_with_few_channels(n, cin, cout, size):
         sacroai.set_num_threads(old)
     assert np.array_equal(got[0], got[1])
     assert rel_err(got[0], ref) <= 1e-5
+
+
+@pytest.mark.parametrize("nd,k,op", [(3, 2, 0), (3, 2, 1), (2, 2, 0), (2, 3, 0), (3, (1, 2, 2), 0)])
+def test_transposed_conv_with_disjoint_windows(nd, k, op):
+    """kernel == stride (U-Net upsampling): tiles split over threads; parity with PyTorch at 2 threads."""
+    from sacroai.nn.conv import ConvTranspose2d, ConvTranspose3d
+    old = sacroai.get_num_threads()
+    sacroai.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(17)
+        size = (5, 6, 7) if nd == 3 else (9, 11)
+        T = torch.nn.ConvTranspose3d if nd == 3 else torch.nn.ConvTranspose2d
+        O = ConvTranspose3d if nd == 3 else ConvTranspose2d
+        tm = T(12, 6, k, stride=k, output_padding=op)
+        x = rng.standard_normal((2, 12) + size).astype(np.float32)
+        errs = check_parity(torch, tm, O(12, 6, k, stride=k, output_padding=op, rng=0), x, rng)
+        assert max(errs.values()) <= 1e-5, errs
+    finally:
+        sacroai.set_num_threads(old)

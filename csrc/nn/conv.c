@@ -504,6 +504,34 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
     /* general strides: dcol = w^T dy per tile, scattered back by col2im */
     memset(dx, 0, (size_t)g->n * g->c_in * isp * sizeof(float));
     const int T = tile_cols(K, osp, g_tile_bytes);
+    /* windows that do not overlap (kernel == stride, no padding or dilation:
+     * the transposed convolutions that upsample a U-Net): tiles write
+     * disjoint parts of dx, so the tiles themselves are split over threads */
+    int disjoint = 1;
+    for (int a = 0; a < 3; a++)
+        if (g->k[a] != g->stride[a] || g->pad[a] != 0 || g->dil[a] != 1) disjoint = 0;
+    if (disjoint) {
+        const int64_t ntiles = (osp + T - 1) / T, titems = (int64_t)g->n * G * ntiles;
+        const int ntd = sai_nn_threads_for(titems);
+        float *wsd = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)ntd * K * T * sizeof(float));
+        if (!wsd) return SAI_ENOMEM;
+#pragma omp parallel num_threads(ntd) if (ntd > 1)
+        {
+            float *col = wsd + (size_t)SAI_TID() * K * T;
+#pragma omp for schedule(static)
+            for (int64_t it = 0; it < titems; it++) {
+                const int64_t tile = it % ntiles, ng = it / ntiles;
+                const int gi = (int)(ng % G);
+                const int64_t ni = ng / G, j0 = tile * T;
+                const int nj = (int)(osp - j0 < T ? osp - j0 : T);
+                sai_sgemm(SAI_TRANS, SAI_NO_TRANS, K, nj, mg, 1.0f, w + (int64_t)gi * mg * K, K,
+                          dy + (ni * g->c_out + (int64_t)gi * mg) * osp + j0, (int)osp, 0.0f, col, nj);
+                col2im_tile(g, col, cg, j0, nj, dx + (ni * g->c_in + (int64_t)gi * cg) * isp);
+            }
+        }
+        if (b) add_channel_bias(dx, g->n, g->c_in, isp, b);
+        return SAI_OK;
+    }
     const int64_t items = (int64_t)g->n * G;
     const int nt = sai_nn_threads_for(items);
     float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * K * T * sizeof(float));
