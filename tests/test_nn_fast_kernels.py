@@ -100,3 +100,23 @@ def test_attention_gate_step_equals_numpy_bits(shape):
         _core.nn_gate_forward(x, np.ones(shape, np.float32) if shape[1] > 1 else np.ones((1, 1, 3), np.float32))
     with pytest.raises(ValueError, match="grad_output must have the shape of x"):
         _core.nn_gate_backward(g[..., :-1], x, p)
+
+
+def test_strided_input_gradient_same_at_one_and_two_threads():
+    """Overlapping windows (3x3x3, stride 2): with one sample the input channels are split
+    over threads; each element is the same dot product, so the bits match 1 thread."""
+    import sacroai
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((1, 12, 17, 18, 19)).astype(np.float32)
+    w = rng.standard_normal((10, 12, 3, 3, 3)).astype(np.float32)
+    y = F.conv(x, w, None, stride=2, padding=1, nd=3)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    old = sacroai.get_num_threads()
+    try:
+        got = []
+        for threads in (1, 2):
+            sacroai.set_num_threads(threads)
+            got.append(F.conv_backward(x, w, g, (2,) * 3, (1,) * 3, (1,) * 3, 1, 3)[0])
+    finally:
+        sacroai.set_num_threads(old)
+    np.testing.assert_array_equal(got[0], got[1])

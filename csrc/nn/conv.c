@@ -532,7 +532,12 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
         if (b) add_channel_bias(dx, g->n, g->c_in, isp, b);
         return SAI_OK;
     }
-    const int64_t items = (int64_t)g->n * G;
+    /* overlapping windows: a work item owns whole input channels of dx (so
+     * col2im never races); with fewer (sample, group) pairs than threads the
+     * input channels are split into blocks */
+    const int nthr = sai_get_num_threads() < 1 ? 1 : sai_get_num_threads();
+    const int cblocks = (int64_t)g->n * G >= nthr ? 1 : (cg < 2 * nthr ? cg : 2 * nthr);
+    const int64_t items = (int64_t)g->n * G * cblocks;
     const int nt = sai_nn_threads_for(items);
     float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * K * T * sizeof(float));
     if (!ws) return SAI_ENOMEM;
@@ -541,16 +546,18 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
         float *col = ws + (size_t)SAI_TID() * K * T;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
-            const int gi = (int)(it % G);
-            const int64_t ni = it / G;
-            float *xg = dx + (ni * g->c_in + (int64_t)gi * cg) * isp;
+            const int cb = (int)(it % cblocks);
+            const int gi = (int)((it / cblocks) % G);
+            const int64_t ni = it / ((int64_t)cblocks * G);
+            const int c0 = (int)((int64_t)cg * cb / cblocks), c1 = (int)((int64_t)cg * (cb + 1) / cblocks);
+            float *xg = dx + (ni * g->c_in + (int64_t)gi * cg + c0) * isp;
             const float *dyg = dy + (ni * g->c_out + (int64_t)gi * mg) * osp;
-            const float *wg = w + (int64_t)gi * mg * K;
+            const float *wg = w + (int64_t)gi * mg * K + (int64_t)c0 * KK; /* columns of this channel block */
+            const int kb = (c1 - c0) * KK;
             for (int64_t j0 = 0; j0 < osp; j0 += T) {
                 const int nj = (int)(osp - j0 < T ? osp - j0 : T);
-                sai_sgemm(SAI_TRANS, SAI_NO_TRANS, K, nj, mg, 1.0f, wg, K, dyg + j0, (int)osp, 0.0f,
-                          col, nj);
-                col2im_tile(g, col, cg, j0, nj, xg);
+                sai_sgemm(SAI_TRANS, SAI_NO_TRANS, kb, nj, mg, 1.0f, wg, K, dyg + j0, (int)osp, 0.0f, col, nj);
+                col2im_tile(g, col, c1 - c0, j0, nj, xg);
             }
         }
     }
