@@ -11,15 +11,19 @@
  * per transform.
  *
  * Work items are blocks of 48 consecutive tiles (one column panel of the
- * packed AVX-512 GEMM).  For each block the input transform writes
- * V[point][c_in][48], one GEMM per point gives M[point][c_out][48] =
- * U[point] V[point], and the output transform writes the block's outputs.
- * The tiles of a block are vector lanes in both transforms; the input is
- * zero-padded once so every tile reads inside the buffer.
+ * packed AVX-512 GEMM), split over the threads in contiguous ranges.  For
+ * each block the input transform writes V[point][c_in][48]; then, 8 output
+ * channels at a time, one GEMM per point gives M[point][8][48] =
+ * U[point] V[point] and the output transform writes those channels' outputs.
+ * The tiles of a block are vector lanes in both transforms, 16 at a time
+ * across W rows.  Each thread keeps the zero-padded input planes of its
+ * current depth tile in a ring of plane slots (ring_fill), rows stored as
+ * even | odd columns, so no padded copy of the whole input is made.
  *
  * Layers with kernel depth 1 (2-D, stored as depth-1 3-D) transform only H
- * and W.  Only groups == 1, dilation 1, stride 1 qualify
- * (sai_conv_winograd_ok).
+ * and W; conv_algorithm("fast") gives them F(4x4, 3x3) (winograd43.c).  Only
+ * groups == 1, dilation 1, stride 1 qualify (sai_conv_winograd_ok); the
+ * weight gradient is in winograd_weight.c.
  */
 #include <string.h>
 

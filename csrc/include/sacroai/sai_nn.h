@@ -49,7 +49,9 @@ void sai_conv_use_packed(int level);
 /* Winograd F(2, 3) for 3x3(x3) stride-1 layers with groups 1 and at least
  * min_channels input and output channels (on = 0 disables it; min_channels
  * <= 0 keeps the current threshold, 8 by default).  Used where the CPU has
- * AVX-512, also by backward-data of such layers. */
+ * AVX-512 by the forward pass, backward-data and the weight gradient of such
+ * layers; the same switch enables the direct weight gradient of 1x1 layers
+ * with few channels.  on = 0 restores the im2col + GEMM results exactly. */
 void sai_conv_use_winograd(int on, int min_channels);
 /* Tile of the forward pass for kernel-depth-1 layers: 2 (F(2x2, 3x3), the
  * default) or 4 (F(4x4, 3x3): faster, ~10x larger rounding differences). */
