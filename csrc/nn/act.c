@@ -13,7 +13,7 @@ sai_status sai_act_forward(sai_act_kind kind, const float *x, int64_t count, flo
     SAI_NN_CHECK_PTR(y, "output");
     const int64_t nb = (count + BLOCK - 1) / BLOCK;
     const int nt = sai_nn_threads_for(nb);
-    const int simd = sai_act_avx512_available();
+    const int simd = sai_nn_avx512();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         const int64_t lo = b * BLOCK, hi = lo + BLOCK < count ? lo + BLOCK : count;
@@ -57,7 +57,7 @@ sai_status sai_act_backward(sai_act_kind kind, const float *saved, const float *
     if ((unsigned)kind > SAI_ACT_TANH) return sai_error_set(SAI_EINVAL, "activation: unknown kind %d", kind);
     const int64_t nb = (count + BLOCK - 1) / BLOCK;
     const int nt = sai_nn_threads_for(nb);
-    const int simd = sai_act_avx512_available();
+    const int simd = sai_nn_avx512();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         const int64_t lo = b * BLOCK, hi = lo + BLOCK < count ? lo + BLOCK : count;

@@ -10,15 +10,7 @@
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
-int sai_act_avx512_available(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return cached;
-}
+#include "simd_avx512.h"
 
 /* y[i] = x[i] > 0 ? x[i] : x[i] * slope over [lo, hi) (slope 0 with relu: 0, as act.c). */
 __attribute__((target("avx512f"))) void sai_act_rect_forward(const float *x, float *y, int64_t lo, int64_t hi,
@@ -27,7 +19,7 @@ __attribute__((target("avx512f"))) void sai_act_rect_forward(const float *x, flo
     const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
     for (int64_t i = lo; i < hi; i += 16) {
         const int n = hi - i < 16 ? (int)(hi - i) : 16;
-        const __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        const __mmask16 m = sai_lane_mask(n);
         const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
         const __m512 neg = relu ? zero : _mm512_mul_ps(v, s);
@@ -42,7 +34,7 @@ __attribute__((target("avx512f"))) void sai_act_rect_backward(const float *saved
     const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
     for (int64_t i = lo; i < hi; i += 16) {
         const int n = hi - i < 16 ? (int)(hi - i) : 16;
-        const __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        const __mmask16 m = sai_lane_mask(n);
         const __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
         const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, saved + i), zero, _CMP_GT_OQ);
         const __m512 neg = relu ? zero : _mm512_mul_ps(g, s);
@@ -52,7 +44,6 @@ __attribute__((target("avx512f"))) void sai_act_rect_backward(const float *saved
 
 #else
 
-int sai_act_avx512_available(void) { return 0; }
 void sai_act_rect_forward(const float *x, float *y, int64_t lo, int64_t hi, int relu, float slope)
 {
     (void)x, (void)y, (void)lo, (void)hi, (void)relu, (void)slope;

@@ -18,13 +18,15 @@
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
+
+#include "simd_avx512.h"
 #define SAI_HAVE_AVX512_BUILD 1
 #define SAI_AVX512 __attribute__((target("avx512f")))
 #else
 #define SAI_HAVE_AVX512_BUILD 0
 #endif
 
-int sai_gemm8x48_available(void)
+int sai_nn_avx512(void)
 {
 #if SAI_HAVE_AVX512_BUILD
     static int cached = -1;
@@ -37,6 +39,8 @@ int sai_gemm8x48_available(void)
     return 0;
 #endif
 }
+
+int sai_gemm8x48_available(void) { return sai_nn_avx512(); }
 
 void sai_pack_a8_ld(const float *a, int m, int k, int64_t lda, float *ap)
 {
@@ -192,7 +196,6 @@ SAI_AVX512 static void kern8x48_ind(int kc, const float *ap, const float *base, 
 #undef STORE_ROW
 }
 
-static __mmask16 mask_for(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 SAI_AVX512 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc,
                              int accumulate, const float *bias)
@@ -203,7 +206,7 @@ SAI_AVX512 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *
         const int load_c = accumulate || k0 > 0;
         for (int p = 0; p < npanels; p++) {
             const int ncols = n - p * 48 < 48 ? n - p * 48 : 48;
-            const __mmask16 m0 = mask_for(ncols), m1 = mask_for(ncols - 16), m2 = mask_for(ncols - 32);
+            const __mmask16 m0 = sai_lane_mask(ncols), m1 = sai_lane_mask(ncols - 16), m2 = sai_lane_mask(ncols - 32);
             const float *bpp = bp + (size_t)p * k * 48 + (size_t)k0 * 48;
             for (int i = 0; i < mpanels; i++) {
                 const int rows = m - i * 8 < 8 ? m - i * 8 : 8;
@@ -275,7 +278,7 @@ SAI_AVX512 void sai_gemm8x48_rows(int m, int n, int k, const float *ap, const fl
     const int mpanels = (m + 7) / 8, npanels = (n + 47) / 48;
     for (int p = 0; p < npanels; p++) {
         const int ncols = n - p * 48 < 48 ? n - p * 48 : 48;
-        const __mmask16 m0 = mask_for(ncols), m1 = mask_for(ncols - 16), m2 = mask_for(ncols - 32);
+        const __mmask16 m0 = sai_lane_mask(ncols), m1 = sai_lane_mask(ncols - 16), m2 = sai_lane_mask(ncols - 32);
         for (int k0 = 0; k0 < k; k0 += KC) {
             const int kc = k - k0 < KC ? k - k0 : KC;
             for (int i = 0; i < mpanels; i++) {

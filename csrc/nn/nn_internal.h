@@ -33,12 +33,14 @@ void *sai_nn_scratch(int slot, size_t nbytes);
         if (!(p)) return sai_error_set(SAI_EINVAL, "%s: %s must not be NULL", __func__, name); \
     } while (0)
 
+/* 1 when the CPU runs AVX-512F and this build has the AVX-512 kernels (checked once; gemm_avx512.c). */
+int sai_nn_avx512(void);
+
 /* Max pooling with 2 x 2 (x 2) windows and stride 2, no padding (pool_fast.c). */
 int sai_maxpool2_fast_ok(const sai_pool_geom *g);
 sai_status sai_maxpool2_forward_fast(const sai_pool_geom *g, const float *x, float *y, int64_t *indices);
 
-/* ReLU (relu = 1) and LeakyReLU over [lo, hi), AVX-512 (act_avx512.c). */
-int sai_act_avx512_available(void);
+/* ReLU (relu = 1) and LeakyReLU over [lo, hi), AVX-512 (act_avx512.c; only where sai_nn_avx512()). */
 void sai_act_rect_forward(const float *x, float *y, int64_t lo, int64_t hi, int relu, float slope);
 void sai_act_rect_backward(const float *saved, const float *dy, float *dx, int64_t lo, int64_t hi, int relu,
                            float slope);

@@ -15,6 +15,8 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+
+#include "simd_avx512.h"
 #define PW_AVX512 __attribute__((target("avx512f")))
 
 #define CHUNK 4096 /* positions per work item */
@@ -39,7 +41,7 @@ PW_AVX512 static void dots4x4(const float *a, int64_t lda, int ni, const float *
     for (int j = 0; j < 4; j++) br[j] = b + (int64_t)(j < nj ? j : 0) * ldb;
     for (int64_t s = 0; s < len; s += 16) {
         const int n = len - s < 16 ? (int)(len - s) : 16;
-        const __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        const __mmask16 m = sai_lane_mask(n);
         __m512 bv[4];
         for (int j = 0; j < 4; j++) bv[j] = _mm512_maskz_loadu_ps(m, br[j] + s);
         for (int i = 0; i < 4; i++) {

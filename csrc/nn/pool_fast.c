@@ -14,6 +14,8 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+
+#include "simd_avx512.h"
 #define PF_BUILD 1
 #define PF_AVX512 __attribute__((target("avx512f")))
 #else
@@ -23,12 +25,7 @@
 int sai_maxpool2_fast_ok(const sai_pool_geom *g)
 {
 #if PF_BUILD
-    static int cpu = -1;
-    if (cpu < 0) {
-        __builtin_cpu_init();
-        cpu = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    if (!cpu) return 0;
+    if (!sai_nn_avx512()) return 0;
     if (!((g->k[0] == 2 && g->stride[0] == 2) || (g->k[0] == 1 && g->stride[0] == 1))) return 0;
     for (int a = 0; a < 3; a++) {
         if (g->pad[a] != 0 || g->dil[a] != 1) return 0;
@@ -52,7 +49,7 @@ PF_AVX512 static void pool_row(const float *const rows[4], const int32_t offs[4]
     const __m512i lane2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int ow = 0; ow < OW; ow += 16) {
         const int n = OW - ow < 16 ? OW - ow : 16;
-        const __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        const __mmask16 m = sai_lane_mask(n);
         const __mmask16 mlo = n >= 8 ? (__mmask16)0xFFFF : (__mmask16)((1u << (2 * n)) - 1);
         const __mmask16 mhi = n <= 8 ? (__mmask16)0 : (__mmask16)((1u << (2 * (n - 8))) - 1);
         __m512 best = _mm512_setzero_ps();

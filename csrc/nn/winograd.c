@@ -103,7 +103,7 @@ WG_AVX512 static void weight_transform_rows(const sai_conv_geom *g, const float 
     for (int co = co0; co < co1; co++)
         for (int ci0 = 0; ci0 < ci_n; ci0 += 16) {
             const int n = ci_n - ci0 < 16 ? ci_n - ci0 : 16;
-            const __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+            const __mmask16 m = sai_lane_mask(n);
             const float *base = w + ((size_t)co * ci_n + ci0) * taps;
             __m512 k[27], t1[3][3][4], t2[3][4][4];
             for (int t = 0; t < taps; t++)

@@ -15,6 +15,8 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+
+#include "simd_avx512.h"
 #define W43_AVX512 __attribute__((target("avx512f")))
 
 void sai_wg43_weight_transform(const float *w, int co_n, int ci_n, float *u)
@@ -90,7 +92,7 @@ W43_AVX512 static inline void load_stride4(const float *r, __m512 d[6])
 W43_AVX512 void sai_wg43_input_chunk(const sai_wg_plan *pl, const float *xc, int td, int th, int tw, int len, float *v,
                           size_t pstride)
 {
-    const __mmask16 mk = len >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << len) - 1);
+    const __mmask16 mk = sai_lane_mask(len);
     __m512 rows[6][6];
     for (int b = 0; b < 6; b++) {
         const float *r = xc + ((int64_t)td * pl->PH + 4 * th + b) * pl->PW + 4 * tw;
@@ -141,7 +143,7 @@ W43_AVX512 void sai_wg43_output_chunk(const sai_conv_geom *g, const float *m, si
         for (int s = 0; s < 4; s++) {
             const int n = nvalid - 16 * s;
             if (n <= 0) break;
-            _mm512_mask_storeu_ps(row + 16 * s, n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1), o[s]);
+            _mm512_mask_storeu_ps(row + 16 * s, sai_lane_mask(n), o[s]);
         }
     }
 }

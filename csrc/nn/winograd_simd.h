@@ -3,6 +3,8 @@
 #ifndef SAI_WINOGRAD_SIMD_H
 #define SAI_WINOGRAD_SIMD_H
 
+#include "simd_avx512.h"
+
 /* B^T d of F(2, 3) on four vectors: d0 - d2, d1 + d2, d2 - d1, d1 - d3. */
 #define BT4(d0, d1, d2, d3, o0, o1, o2, o3) \
     do {                                     \
@@ -11,11 +13,5 @@
         o2 = _mm512_sub_ps(d2, d1);          \
         o3 = _mm512_sub_ps(d1, d3);          \
     } while (0)
-
-/* The first n of 16 lanes (0 <= n; n >= 16: all). */
-static inline __mmask16 sai_lane_mask(int n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
 
 #endif

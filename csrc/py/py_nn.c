@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "py_util.h"
+#include "py_nn_util.h"
 #include "sacroai/sai_nn.h"
 
 
@@ -107,17 +107,8 @@ static PyArrayObject *new_array(int nd, const npy_intp *dims, int typenum)
 
 static PyArrayObject *new_f32(int nd, const npy_intp *dims) { return new_array(nd, dims, NPY_FLOAT32); }
 
-/* For the other nn wrapper files (py_nn_fused.c): a new float32 array from the block cache. */
+/* Declared in py_nn_util.h for the other nn wrapper files. */
 PyArrayObject *sai_py_nn_new_f32(int nd, const npy_intp *dims) { return new_f32(nd, dims); }
-
-#define F32(p) ((float *)PyArray_DATA(p))
-#define CF32(p) ((const float *)PyArray_DATA(p))
-#define IN_FLAGS (NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED)
-
-static PyArrayObject *in_f32(PyObject *o, const char *name, int nd_min, int nd_max)
-{
-    return sai_py_array(o, name, NPY_FLOAT32, nd_min, nd_max, IN_FLAGS, 0);
-}
 
 static PyArrayObject *opt_f32(PyObject *o, const char *name, int nd_min, int nd_max)
 {
@@ -454,16 +445,6 @@ static int same_shape(PyArrayObject *a, PyArrayObject *b, const char *what)
     if (PyArray_NDIM(a) != PyArray_NDIM(b) ||
         !PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), PyArray_NDIM(a))) {
         PyErr_Format(PyExc_ValueError, "%s: arrays must have the same shape", what);
-        return 0;
-    }
-    return 1;
-}
-
-static int len_is(PyArrayObject *a, npy_intp n, const char *what)
-{
-    if (a && PyArray_SIZE(a) != n) {
-        PyErr_Format(PyExc_ValueError, "%s must have %zd elements, got %zd", what, (Py_ssize_t)n,
-                     (Py_ssize_t)PyArray_SIZE(a));
         return 0;
     }
     return 1;

@@ -6,19 +6,8 @@
  * (C-contiguous) and a channel count c <= c_total: only channels [0, c) are
  * used, so a dense block's feature buffer is normalized without a copy.
  */
-#include "py_util.h"
+#include "py_nn_util.h"
 #include "sacroai/sai_nn_bn_act.h"
-
-PyArrayObject *sai_py_nn_new_f32(int nd, const npy_intp *dims); /* py_nn.c */
-
-#define IN_FLAGS (NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED)
-#define F32(p) ((float *)PyArray_DATA(p))
-#define CF32(p) ((const float *)PyArray_DATA(p))
-
-static PyArrayObject *in_f32(PyObject *o, const char *name, int nd_min, int nd_max)
-{
-    return sai_py_array(o, name, NPY_FLOAT32, nd_min, nd_max, IN_FLAGS, 0);
-}
 
 static PyArrayObject *opt_f32(PyObject *o, const char *name, int *ok)
 {
@@ -33,16 +22,6 @@ static int64_t spatial_size(PyArrayObject *a)
     int64_t t = 1;
     for (int i = 2; i < PyArray_NDIM(a); i++) t *= PyArray_DIM(a, i);
     return t;
-}
-
-static int len_is(PyArrayObject *a, npy_intp n, const char *what)
-{
-    if (a && PyArray_SIZE(a) != n) {
-        PyErr_Format(PyExc_ValueError, "%s must have %zd elements, got %zd", what, (Py_ssize_t)n,
-                     (Py_ssize_t)PyArray_SIZE(a));
-        return 0;
-    }
-    return 1;
 }
 
 static int check_c(PyArrayObject *x, int c)
