@@ -34,7 +34,7 @@ NN_SOURCES = ["csrc/nn/workspace.c", "csrc/nn/conv.c", "csrc/nn/norm.c", "csrc/n
               "csrc/nn/upsample.c", "csrc/nn/linear.c", "csrc/nn/loss.c", "csrc/nn/optim.c",
               "csrc/nn/gemm_avx512.c", "csrc/nn/winograd.c", "csrc/nn/winograd43.c",
               "csrc/nn/winograd_weight.c", "csrc/nn/pool_fast.c",
-              "csrc/nn/act_avx512.c", "csrc/nn/pointwise_weight.c", "csrc/nn/gate.c", "csrc/nn/bn_act.c"]
+              "csrc/nn/act_avx512.c", "csrc/nn/pointwise.c", "csrc/nn/pointwise_weight.c", "csrc/nn/gate.c", "csrc/nn/bn_act.c"]
 
 SCORES_SOURCES = ["csrc/scores/sparcc_sij.c", "csrc/scores/sparcc_spine.c", "csrc/scores/sparcc_sss.c",
                   "csrc/scores/msasss.c", "csrc/scores/mny.c", "csrc/scores/asas.c", "csrc/scores/kl.c",

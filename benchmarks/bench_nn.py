@@ -30,8 +30,27 @@ from sacroai.nn.models import UNet, resnet18  # noqa: E402
 
 import torch  # noqa: E402
 
+# the parity tests' PyTorch twins (imported here, before the passes set thread counts)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from test_nn_models_attention_unet import TAttentionUNet  # noqa: E402
+from test_nn_models_cnn import TCNN  # noqa: E402
+from test_nn_models_densenet import TDenseNet  # noqa: E402
+from test_nn_models_plain_unet import TPlain  # noqa: E402
+
+
+def check_threads():
+    """Both libraries must run on the thread count of the pass being timed.
+
+    The parity tests' PyTorch twins set PyTorch's thread count when their
+    module is imported; a row that imported one mid-pass would otherwise time
+    PyTorch on more threads than sacroai."""
+    if torch.get_num_threads() != sacroai.get_num_threads():
+        raise RuntimeError(f"thread counts differ: PyTorch {torch.get_num_threads()}, "
+                           f"sacroai {sacroai.get_num_threads()}")
+
 
 def best_time(fn, reps, warmup=1):
+    check_threads()
     for _ in range(warmup):
         fn()
     ts = []
@@ -216,8 +235,6 @@ def print_rows(threads, rows):
 
 def bench_densenet(batch, size, reps, rows):
     """DenseNet-121 2-D training step against the torchvision-layout twin of the parity tests."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    from test_nn_models_densenet import TDenseNet
     from sacroai.nn.models import densenet121
 
     rng = np.random.default_rng(3)
@@ -230,10 +247,6 @@ def bench_densenet(batch, size, reps, rows):
 
 def bench_more_models(quick, reps, rows):
     """Training steps of the other models the studies use, against the parity tests' PyTorch twins."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    from test_nn_models_attention_unet import TAttentionUNet
-    from test_nn_models_cnn import TCNN
-    from test_nn_models_plain_unet import TPlain
     from sacroai.nn.models import CNN3D, AttentionUNet, PlainConvUNet
 
     rng = np.random.default_rng(4)

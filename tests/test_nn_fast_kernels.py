@@ -120,3 +120,60 @@ def test_strided_input_gradient_same_at_one_and_two_threads():
     finally:
         sacroai.set_num_threads(old)
     np.testing.assert_array_equal(got[0], got[1])
+
+
+# 1x1 layers on the packed GEMM (pointwise.c): one chunk of input channels or
+# several (> 384), tiles within a sample (with a short last tile) or across
+# samples (few positions), output rows that are not a multiple of 8, 2-D and 3-D.
+POINTWISE = [((2, 16, 50, 61), 13), ((1, 400, 20, 40), 24), ((5, 40, 3, 7), 9), ((3, 520, 2, 3, 4), 17),
+             ((1, 8, 3, 4, 5), 8), ((2, 64, 1, 1), 130)]
+
+
+def _pointwise_twin(x, w, b, g):
+    """float64 NumPy forward and gradients of a 1x1 convolution, [n, c, positions] flattened."""
+    n, c = x.shape[:2]
+    co = w.shape[0]
+    x2 = x.reshape(n, c, -1).astype(np.float64)
+    w2 = w.reshape(co, c).astype(np.float64)
+    g2 = g.reshape(n, co, -1).astype(np.float64)
+    y = np.einsum("oc,ncs->nos", w2, x2) + b.astype(np.float64)[None, :, None]
+    dx = np.einsum("oc,nos->ncs", w2, g2)
+    dw = np.einsum("nos,ncs->oc", g2, x2)
+    return y.reshape((n, co) + x.shape[2:]), dx.reshape(x.shape), dw.reshape(w.shape), g2.sum(axis=(0, 2))
+
+
+@pytest.mark.parametrize("shape,cout", POINTWISE)
+def test_pointwise_forward_and_gradients_against_numpy(shape, cout):
+    rng = np.random.default_rng(21)
+    nd = len(shape) - 2
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = (rng.standard_normal((cout, shape[1]) + (1,) * nd) / np.sqrt(shape[1])).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    g = rng.standard_normal((shape[0], cout) + shape[2:]).astype(np.float32)
+    ref = _pointwise_twin(x, w, b, g)
+    y = F.conv(x, w, b, nd=nd)
+    dx, dw, db = F.conv_backward(x, w, g, (1,) * nd, (0,) * nd, (1,) * nd, 1, nd)
+    for name, a, r in zip(("y", "dx", "dw", "db"), (y, dx, dw, db), ref):
+        assert rel_err(a, r) <= 1e-5, name
+    with nn.conv_algorithm("gemm"):  # the original sgemm path agrees to rounding
+        assert rel_err(F.conv(x, w, b, nd=nd), y) <= 1e-5
+
+
+@pytest.mark.parametrize("shape,cout", [((1, 400, 20, 40), 24), ((5, 40, 3, 7), 9)])
+def test_pointwise_same_bits_at_one_and_two_threads_and_read_only(shape, cout):
+    import sacroai
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((cout, shape[1], 1, 1)).astype(np.float32)
+    old = sacroai.get_num_threads()
+    try:
+        got = []
+        for threads in (1, 2):
+            sacroai.set_num_threads(threads)
+            got.append(F.conv(x, w, None, nd=2))
+    finally:
+        sacroai.set_num_threads(old)
+    np.testing.assert_array_equal(got[0], got[1])
+    x.flags.writeable = False
+    w.flags.writeable = False
+    np.testing.assert_array_equal(F.conv(x, w, None, nd=2), got[0])

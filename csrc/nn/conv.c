@@ -354,6 +354,7 @@ sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float 
     const int G = g->groups, cg = g->c_in / G, mg = g->c_out / G;
     const int K = cg * (int)prod3(g->k);
     const int64_t isp = prod3(g->in), osp = prod3(g->out);
+    if (sai_conv_pointwise_ok(g)) return sai_conv_forward_pointwise(g, x, w, b, y);
     if (sai_conv_winograd_forward_ok(g)) return sai_conv_forward_winograd(g, x, w, b, y);
     if (use_implicit() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
     int T;

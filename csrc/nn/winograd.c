@@ -11,8 +11,8 @@
  * per transform.
  *
  * Work items are blocks of 48 consecutive tiles (one column panel of the
- * packed AVX-512 GEMM), split over the threads in contiguous ranges.  For
- * each block the input transform writes V[point][c_in][48]; then, 8 output
+ * packed AVX-512 GEMM), handed to the threads in runs of about two depth
+ * tiles.  For each block the input transform writes V[point][c_in][48]; then, 8 output
  * channels at a time, one GEMM per point gives M[point][8][48] =
  * U[point] V[point] and the output transform writes those channels' outputs.
  * The tiles of a block are vector lanes in both transforms, 16 at a time
@@ -425,6 +425,16 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     float *ws = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;
     const int64_t osp = (int64_t)g->out[0] * g->out[1] * g->out[2];
+    /* Threads take runs of about two depth tiles (2-D: two samples) at a time:
+     * consecutive items share padded planes in the ring, and handing runs out
+     * on demand evens out threads that run at different speeds (a static split
+     * left one thread waiting ~10% of the time at 2 threads).  Every tile is
+     * computed the same way whichever thread takes it, so results do not
+     * depend on the schedule. */
+    const int64_t per_depth = ((int64_t)pl.TH * pl.TW + NB - 1) / NB;
+    int64_t chunk = 2 * per_depth, cap = items / (8 * (int64_t)nt);
+    if (chunk > cap) chunk = cap;
+    if (chunk < 1) chunk = 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *v = ws + (size_t)SAI_TID() * per;
@@ -433,7 +443,7 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
         float *xs = buf + 1024, *rowtmp = xs + slab_size;
         int64_t ring[4] = {-1, -1, -1, -1}, poff[4] = {0, 0, 0, 0}, cur = -1;
         memset(xs + ci_n * ssp, 0, (size_t)slack * sizeof(float));
-#pragma omp for schedule(static) /* contiguous tiles per thread: each refills its own plane ring */
+#pragma omp for schedule(dynamic, chunk)
         for (int64_t it = 0; it < items; it++) {
             const int64_t t0 = it * NB;
             const int nb = (int)(pl.ntiles - t0 < NB ? pl.ntiles - t0 : NB);

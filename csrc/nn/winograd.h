@@ -61,6 +61,12 @@ int sai_conv_winograd_weight_ok(const sai_conv_geom *g);
 /* dw = d loss / d w (overwritten) for a layer that sai_conv_winograd_weight_ok accepts. */
 sai_status sai_conv_backward_weight_winograd(const sai_conv_geom *g, const float *x, const float *dy, float *dw);
 
+/* 1x1(x1) stride-1 layers with groups 1 on the packed GEMM (pointwise.c), under
+ * the same switch as Winograd; the input gradient goes through the forward. */
+int sai_conv_pointwise_ok(const sai_conv_geom *g);
+sai_status sai_conv_forward_pointwise(const sai_conv_geom *g, const float *x, const float *w, const float *b,
+                                      float *y);
+
 /* Weight gradient of 1x1(x1) stride-1 layers with <= 32 output and <= 64
  * input channels (pointwise_weight.c); under the same switch as Winograd. */
 int sai_conv_pointwise_weight_ok(const sai_conv_geom *g);
