@@ -9,11 +9,15 @@ the same run (a 2048^3 sgemm through sacroai's BLAS wrapper).
 
 OPENBLAS_CORETYPE is removed from the environment before anything is
 imported so OpenBLAS picks its native (AVX-512) kernels, the ones PyTorch's
-oneDNN is compared with; the core name is printed.
+oneDNN is compared with; the core name is printed.  PyTorch's CPU allocator is
+told to use transparent huge pages (THP_MEM_ALLOC_ENABLE=1, unless set): with
+4 KiB pages its fresh activations fault in at a few hundred MB/s here, which
+made its times depend on what ran before them by up to 2x.
 """
 import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

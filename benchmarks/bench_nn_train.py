@@ -8,6 +8,7 @@ and the ratio torch / sacroai (> 1: sacroai is faster).
 import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # PyTorch's allocator on huge pages, as in bench_nn
 
 import argparse  # noqa: E402
 import time  # noqa: E402

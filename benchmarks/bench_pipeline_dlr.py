@@ -13,6 +13,7 @@ same slices, and prints PyTorch time / sacroai time (> 1: sacroai faster).
 import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # PyTorch's allocator on huge pages, as in bench_nn
 
 import sys  # noqa: E402
 

@@ -14,6 +14,7 @@ process) and prints the ratio PyTorch time / sacroai time (> 1: sacroai is faste
 import os
 
 os.environ.pop("OPENBLAS_CORETYPE", None)
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # PyTorch's allocator on huge pages, as in bench_nn
 
 import sys  # noqa: E402
 
