@@ -182,7 +182,8 @@ def _step(model, x, seed, steps=2):
             p.data -= 0.01 * p.grad
     out += [np.array(v) for v in model.state_dict().values()]
     model.eval()
-    with nn.no_grad():
+    # "gemm": no eval conv-BN folding (not bit-identical by design; tests/test_nn_eval_fold.py)
+    with nn.no_grad(), nn.conv_algorithm("gemm"):
         out.append(model(x))
     with nn.enable_grad():
         y = model(x)

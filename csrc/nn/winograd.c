@@ -80,6 +80,11 @@ int sai_conv_winograd_forward_ok(const sai_conv_geom *g)
     return pl.ntiles >= (need > 64 ? need : 64);
 }
 
+int sai_conv_winograd_forward_applies_relu(const sai_conv_geom *g)
+{
+    return sai_conv_winograd_forward_ok(g) && !(g->k[0] == 1 && g_tile_2d == 4); /* F(4, 3) has no epilogue */
+}
+
 #if WG_BUILD
 
 /* G k along one axis for 16 input channels at once: (k0, k1, k2) -> the 4
@@ -306,8 +311,8 @@ WG_AVX512 static void input_chunk_split(const sai_wg_plan *pl, const float *xc, 
  * rows, depth tiles and samples) for output channel co: point q is read from
  * m + q * pstride; writes y[ni][co] (channel volumes osp apart). */
 WG_AVX512 static void output_chunk(const sai_conv_geom *g, const sai_wg_plan *pl, const float *m, size_t pstride,
-                                   const wg_seg *segs, int nseg, float bias, float *y, int co, int64_t osp,
-                                   float *buf)
+                                   const wg_seg *segs, int nseg, float bias, int relu, float *y, int co,
+                                   int64_t osp, float *buf)
 {
     const __m512i il_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i il_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -344,7 +349,12 @@ WG_AVX512 static void output_chunk(const sai_conv_geom *g, const sai_wg_plan *pl
     __m512 lo[2][2], hi[2][2]; /* the outputs of lanes 0-7 and 8-15, interleaved along W */
     for (int i = 0; i < pl->md; i++)
         for (int j = 0; j < 2; j++) {
-            const __m512 v0 = _mm512_add_ps(out[i][j][0], bv), v1 = _mm512_add_ps(out[i][j][1], bv);
+            __m512 v0 = _mm512_add_ps(out[i][j][0], bv), v1 = _mm512_add_ps(out[i][j][1], bv);
+            if (relu) { /* zero where negative; NaN stays NaN */
+                const __m512 z = _mm512_setzero_ps();
+                v0 = _mm512_mask_mov_ps(v0, _mm512_cmp_ps_mask(v0, z, _CMP_LT_OQ), z);
+                v1 = _mm512_mask_mov_ps(v1, _mm512_cmp_ps_mask(v1, z, _CMP_LT_OQ), z);
+            }
             lo[i][j] = _mm512_permutex2var_ps(v0, il_lo, v1);
             hi[i][j] = _mm512_permutex2var_ps(v0, il_hi, v1);
         }
@@ -490,8 +500,8 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
                         int ns;
                         const int n = next_chunk(&pl, t0, lane, nb, 0, segs, &ns);
                         for (int r = 0; r < rows; r++)
-                            output_chunk(g, &pl, mm + (size_t)r * NB + lane, pm, segs, ns, b ? b[c0 + r] : 0.0f, y,
-                                         c0 + r, osp, buf);
+                            output_chunk(g, &pl, mm + (size_t)r * NB + lane, pm, segs, ns, b ? b[c0 + r] : 0.0f,
+                                         g->relu_out, y, c0 + r, osp, buf);
                         lane += n;
                     }
                 }

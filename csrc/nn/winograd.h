@@ -43,7 +43,9 @@ int sai_conv_winograd_ok(const sai_conv_geom *g);
 extern int sai_winograd_enabled;
 /* sai_conv_winograd_ok and enough tiles for the forward pass to pay for its weight transform. */
 int sai_conv_winograd_forward_ok(const sai_conv_geom *g);
-/* y = conv(x, w) + b for a layer that sai_conv_winograd_ok accepts. */
+/* 1 when sai_conv_forward_winograd applies g->relu_out in its output transform (F(2, 3) tiles). */
+int sai_conv_winograd_forward_applies_relu(const sai_conv_geom *g);
+/* y = conv(x, w) + b for a layer that sai_conv_winograd_ok accepts (ReLU'd when the above holds). */
 sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                      float *y);
 

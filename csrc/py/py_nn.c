@@ -145,9 +145,9 @@ static int conv_geom_from(sai_conv_geom *g, int n, int c_in, int c_out, int grou
 static PyObject *py_conv_forward(PyObject *self, PyObject *args)
 {
     PyObject *xo, *wo, *bo;
-    int st[3], pad[3], dil[3], groups;
-    if (!PyArg_ParseTuple(args, "OOO(iii)(iii)(iii)i", &xo, &wo, &bo, &st[0], &st[1], &st[2],
-                          &pad[0], &pad[1], &pad[2], &dil[0], &dil[1], &dil[2], &groups))
+    int st[3], pad[3], dil[3], groups, relu = 0;
+    if (!PyArg_ParseTuple(args, "OOO(iii)(iii)(iii)i|p", &xo, &wo, &bo, &st[0], &st[1], &st[2],
+                          &pad[0], &pad[1], &pad[2], &dil[0], &dil[1], &dil[2], &groups, &relu))
         return NULL;
     PyArrayObject *x = NULL, *w = NULL, *b = NULL, *y = NULL;
     PyObject *res = NULL;
@@ -160,6 +160,7 @@ static PyObject *py_conv_forward(PyObject *self, PyObject *args)
     }
     sai_conv_geom g;
     if (conv_geom_from(&g, DIM(x, 0), DIM(x, 1), DIM(w, 0), groups, in, k, st, pad, dil)) goto done;
+    g.relu_out = relu;
     npy_intp dims[5] = {g.n, g.c_out, g.out[0], g.out[1], g.out[2]};
     if (!(y = new_f32(5, dims))) goto done;
     sai_status rc;
@@ -982,7 +983,7 @@ static PyObject *py_release(PyObject *self, PyObject *noargs)
 
 PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_forward", py_conv_forward, METH_VARARGS,
-     "nn_conv_forward(x5, w5, b|None, stride3, pad3, dil3, groups) -> y5"},
+     "nn_conv_forward(x5, w5, b|None, stride3, pad3, dil3, groups, relu=False) -> y5 (relu: max(y, 0) fused)"},
     {"nn_conv_backward_data", py_conv_backward_data, METH_VARARGS,
      "nn_conv_backward_data(dy5, w5, b|None, in_size3, stride3, pad3, dil3, groups) -> dx5"},
     {"nn_conv_backward_weight", py_conv_backward_weight, METH_VARARGS,

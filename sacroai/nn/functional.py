@@ -112,11 +112,13 @@ def _conv_padding(padding, nd, k, dil, stride, layer):
 
 
 def conv(x, weight, bias=None, stride: IntOrTuple = 1, padding: IntOrTuple = 0,
-         dilation: IntOrTuple = 1, groups: int = 1, nd: int = 2, layer: str = "conv"):
+         dilation: IntOrTuple = 1, groups: int = 1, nd: int = 2, layer: str = "conv", relu: bool = False):
     """N-d convolution (cross-correlation, like PyTorch).
 
     x: [N, C_in, *S] float32; weight: [C_out, C_in/groups, *k]; bias: [C_out] or None.
     Returns [N, C_out, *S_out] with S_out = (S + 2 pad - dil (k - 1) - 1) // stride + 1.
+    ``relu=True`` returns max(y, 0) instead (NaN stays NaN), applied while the
+    output is written where the kernel allows (the eval conv-BN-ReLU fold).
     """
     weight = np.asarray(weight)
     if weight.ndim != nd + 2:
@@ -136,7 +138,7 @@ def conv(x, weight, bias=None, stride: IntOrTuple = 1, padding: IntOrTuple = 0,
     if bias is not None:
         bias = _check_param(np.asarray(bias), (weight.shape[0],), layer, "bias")
     y = _core.nn_conv_forward(_as5(x, nd), _as5(np.ascontiguousarray(weight), nd), bias,
-                              _pad3(stride, 1), _pad3(padding, 0), _pad3(dilation, 1), int(groups))
+                              _pad3(stride, 1), _pad3(padding, 0), _pad3(dilation, 1), int(groups), bool(relu))
     return y.reshape(y.shape[:2] + y.shape[5 - nd:])
 
 
