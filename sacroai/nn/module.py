@@ -588,7 +588,10 @@ class Sequential(Module):
     ``backward`` runs the children's ``backward`` in reverse order.  A
     BatchNorm2d/3d directly followed by a ReLU, neither with hooks, runs as
     one fused kernel with bit-identical results (see ``sacroai.nn._bn_act``);
-    the ReLU then keeps no cache of its own.
+    the ReLU then keeps no cache of its own.  In eval mode outside grad mode,
+    a hook-free Conv2d/3d -> BatchNorm2d/3d (-> ReLU) runs as one convolution
+    with the running statistics folded into its weight and bias (equal up to
+    float32 rounding; not under ``conv_algorithm("gemm")``).
     """
 
     def __init__(self, *args):
