@@ -390,7 +390,7 @@ static sai_status conv_forward_any(const sai_conv_geom *g, const float *x, const
     const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
     const size_t Tp = (size_t)(T + 47) / 48 * 48;
-    const size_t per = (size_t)K * Tp + (joint ? (size_t)mg * T : 0);
+    const size_t per = sai_nn_per_thread((size_t)K * Tp + (joint ? (size_t)mg * T : 0));
     float *ws = NULL;
     if (!pw) {
         ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
@@ -538,11 +538,12 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
     if (disjoint) {
         const int64_t ntiles = (osp + T - 1) / T, titems = (int64_t)g->n * G * ntiles;
         const int ntd = sai_nn_threads_for(titems);
-        float *wsd = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)ntd * K * T * sizeof(float));
+        const size_t perd = sai_nn_per_thread((size_t)K * T);
+        float *wsd = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)ntd * perd * sizeof(float));
         if (!wsd) return SAI_ENOMEM;
 #pragma omp parallel num_threads(ntd) if (ntd > 1)
         {
-            float *col = wsd + (size_t)SAI_TID() * K * T;
+            float *col = wsd + (size_t)SAI_TID() * perd;
 #pragma omp for schedule(static)
             for (int64_t it = 0; it < titems; it++) {
                 const int64_t tile = it % ntiles, ng = it / ntiles;
@@ -564,11 +565,12 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
     const int cblocks = (int64_t)g->n * G >= nthr ? 1 : (cg < 2 * nthr ? cg : 2 * nthr);
     const int64_t items = (int64_t)g->n * G * cblocks;
     const int nt = sai_nn_threads_for(items);
-    float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * K * T * sizeof(float));
+    const size_t perc = sai_nn_per_thread((size_t)K * T);
+    float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * perc * sizeof(float));
     if (!ws) return SAI_ENOMEM;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *col = ws + (size_t)SAI_TID() * K * T;
+        float *col = ws + (size_t)SAI_TID() * perc;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int cb = (int)(it % cblocks);
@@ -635,16 +637,18 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
     const int64_t items = joint ? (int64_t)G * ntiles : (int64_t)g->n * G * ntiles;
     const int nt = sai_nn_threads_for(items);
-    const size_t wsize = (size_t)g->c_out * K;
+    const size_t wsize = (size_t)g->c_out * K, wstride = sai_nn_per_thread(wsize);
     /* per-thread accumulators.  Packed AVX-512 path: dw [group][mg][K] +=
      * dy [mg x nj] * col^T with col^T packed by 16 x 16 transposes.  OpenBLAS
      * path: dw transposed, [group][K][mg] += col [K x nj] * dy^T, whose long M
      * side suits sgemm better. */
-    float *acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wsize * sizeof(float));
+    float *acc = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)nt * wstride * sizeof(float));
     if (!acc) return SAI_ENOMEM;
-    memset(acc, 0, (size_t)nt * wsize * sizeof(float));
+    memset(acc, 0, (size_t)nt * wstride * sizeof(float));
     const size_t Tp16 = (size_t)(T + 15) / 16 * 16;
-    const size_t per = (size_t)K * T + (joint ? (size_t)mg * T : 0) +
+    /* column tile, dy tile (joint), packed B and A; each part starts on a cache line */
+    const size_t colsz = sai_nn_per_thread((size_t)K * T), dsz = joint ? sai_nn_per_thread((size_t)mg * T) : 0;
+    const size_t per = colsz + dsz +
                        (packed ? (size_t)(K + 47) / 48 * 48 * Tp16 + (size_t)(mg + 7) / 8 * 8 * Tp16 : 0);
     float *ws = NULL;
     if (!pw || packed) {
@@ -655,10 +659,10 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
     {
         const int tid = SAI_TID();
         float *col = (pw && !packed) ? NULL : ws + (size_t)tid * per;
-        float *dtmp = joint ? col + (size_t)K * T : NULL;
-        float *bpk = packed ? col + (size_t)K * T + (joint ? (size_t)mg * T : 0) : NULL;
+        float *dtmp = joint ? col + colsz : NULL;
+        float *bpk = packed ? col + colsz + dsz : NULL;
         float *apk = packed ? bpk + (size_t)(K + 47) / 48 * 48 * Tp16 : NULL;
-        float *mine = acc + (size_t)tid * wsize;
+        float *mine = acc + (size_t)tid * wstride;
         /* static: each thread always sums the same tiles into its partial dW, so
          * the result is bit-identical from run to run at a given thread count */
 #pragma omp for schedule(static)
@@ -717,7 +721,7 @@ sai_status sai_conv_backward_weight(const sai_conv_geom *g, const float *x, cons
         const int64_t m = r / K, k = r % K;
         const size_t src = packed ? (size_t)i : (size_t)(gi * K + k) * mg + m;
         float s = 0.0f;
-        for (int t = 0; t < nt; t++) s += acc[(size_t)t * wsize + src];
+        for (int t = 0; t < nt; t++) s += acc[(size_t)t * wstride + src];
         dw[i] = s;
     }
     if (db) return sai_channel_sum(dy, g->n, g->c_out, osp, db);

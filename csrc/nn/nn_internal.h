@@ -45,6 +45,12 @@ void sai_act_rect_forward(const float *x, float *y, int64_t lo, int64_t hi, int 
 void sai_act_rect_backward(const float *saved, const float *dy, float *dx, int64_t lo, int64_t hi, int relu,
                            float slope);
 
+/* Floats per thread in a shared scratch array, rounded up to whole cache
+ * lines: every thread's segment then starts 64-byte aligned like thread 0's
+ * (a misaligned segment split every vector load and store of that thread in
+ * two, and made the Winograd transforms of the second thread 2x slower). */
+static inline size_t sai_nn_per_thread(size_t floats) { return (floats + 15) / 16 * 16; }
+
 static inline int sai_nn_threads_for(int64_t items)
 {
     int nt = sai_get_num_threads();

@@ -113,7 +113,7 @@ sai_status sai_conv_forward_pointwise(const sai_conv_geom *g, const float *x, co
         sai_pack_a8_ld(w + k0, p.M, kc, p.K, apk + (size_t)c * apc);
     }
     const size_t Tp = (size_t)(p.T + 47) / 48 * 48;
-    const size_t per = (size_t)p.kc * Tp + (p.joint ? (size_t)p.M * p.T : 0);
+    const size_t per = sai_nn_per_thread((size_t)p.kc * Tp + (p.joint ? (size_t)p.M * p.T : 0));
     const int nt = sai_nn_threads_for(p.ntiles);
     float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;

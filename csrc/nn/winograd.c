@@ -409,7 +409,7 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
     /* each thread pads only the input planes of its current depth tile (a
      * slab), so the scratch does not grow with the volume */
     const int64_t ssp = (int64_t)pl.ad * pl.PH * pl.PW, slack = 2 * (int64_t)pl.PW + 128;
-    const size_t slab_size = (size_t)(ci_n * ssp + slack);
+    const size_t slab_size = sai_nn_per_thread((size_t)(ci_n * ssp + slack));
     const size_t apg = (size_t)(co_n + 7) / 8 * 8 * ci_n;
     float *up = sai_nn_scratch(SAI_NN_WS_ACC, ((size_t)pl.P * apg + (size_t)pl.P * co_n * ci_n) * sizeof(float));
     if (!up) return SAI_ENOMEM;
@@ -431,7 +431,7 @@ sai_status sai_conv_forward_winograd(const sai_conv_geom *g, const float *x, con
      * block that the output transform reads stays in L1 (2-D) or L2 (3-D). */
     const size_t pv = (size_t)ci_n * NB + 16, pm = 8 * NB + 16;
     const size_t vsize = (size_t)pl.P * pv, msize = (size_t)pl.P * pm;
-    const size_t per = vsize + msize + 1024 + slab_size + (size_t)pl.PW + 64; /* + a row for ring_fill */
+    const size_t per = sai_nn_per_thread(vsize + msize + 1024 + slab_size + (size_t)pl.PW + 64); /* + a row for ring_fill */
     float *ws = sai_nn_scratch(SAI_NN_WS_TMP, (size_t)nt * per * sizeof(float));
     if (!ws) return SAI_ENOMEM;
     const int64_t osp = (int64_t)g->out[0] * g->out[1] * g->out[2];
