@@ -96,3 +96,21 @@ def shape_zoom_affine(shape, zooms, x_flip: bool = True) -> np.ndarray:
     aff[:3, :3] = np.diag(z)
     aff[:3, 3] = -origin * z
     return aff
+
+
+def world_grid(shape, affine: np.ndarray) -> np.ndarray:
+    """World coordinates (mm) of every voxel of a 3-D grid: float64 array (3, *shape).
+
+    Summed axis by axis with broadcasting instead of ``affine[:3, :3] @ ijk``:
+    that (3 x 3) @ (3 x N) product goes to the BLAS NumPy ships with, whose
+    pthreads then spin for a while after it returns, and while they spin the
+    core's OpenMP kernels run several times slower on a machine with few cores.
+    """
+    shape = tuple(int(s) for s in shape)
+    a = np.asarray(affine, dtype=np.float64)
+    axes = [np.arange(n, dtype=np.float64).reshape([-1 if d == k else 1 for d in range(3)])
+            for k, n in enumerate(shape)]
+    out = np.empty((3,) + shape)
+    for r in range(3):
+        out[r] = a[r, 3] + a[r, 0] * axes[0] + a[r, 1] * axes[1] + a[r, 2] * axes[2]
+    return out

@@ -104,3 +104,15 @@ def test_sitk_roundtrip_through_simpleitk_image():
         lps = np.array(img.TransformIndexToPhysicalPoint(ijk))
         np.testing.assert_allclose(lps * [-1, -1, 1], vol.world([ijk])[0], atol=1e-9)
         assert img.GetPixel(ijk) == pytest.approx(vol.array[ijk])
+
+
+def test_world_grid_matches_the_affine_product():
+    """World coordinates of every voxel (summed without BLAS) against affine @ indices."""
+    from sacroai._geometry import world_grid
+    rng = np.random.default_rng(8)
+    aff = np.eye(4)
+    aff[:3] = rng.standard_normal((3, 4)) * [1.5, 2.0, 0.7, 40.0]
+    shape = (4, 7, 5)
+    ijk = np.indices(shape).reshape(3, -1)
+    expect = (aff[:3, :3] @ ijk + aff[:3, 3:4]).reshape((3,) + shape)
+    np.testing.assert_allclose(world_grid(shape, aff), expect, rtol=0, atol=1e-12)

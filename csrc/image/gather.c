@@ -119,7 +119,8 @@ sai_status sai_spline_coefficients(const void *in, sai_dtype dt, const int64_t n
     }
     const int64_t st0 = len[1] * len[2], st1 = len[2];
     const int nth = sai_get_num_threads();
-    float *acc = sai_alloc((size_t)(nth * (st0 + 16)) * sizeof(float));
+    const size_t per = (size_t)(st0 + 16 + 15) / 16 * 16; /* cache-line aligned per thread */
+    float *acc = sai_alloc((size_t)nth * per * sizeof(float));
     if (!acc) return sai_error_set(SAI_ENOMEM, "out of memory for spline scratch");
     /* copy with edge padding, and prefilter along axes 2 and 1 per plane */
 #pragma omp parallel for num_threads(nth) schedule(static)
@@ -128,7 +129,7 @@ sai_status sai_spline_coefficients(const void *in, sai_dtype dt, const int64_t n
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float *scr = acc + (size_t)tid * (size_t)(st0 + 16);
+        float *scr = acc + (size_t)tid * per;
         int64_t ia = clampi(a - pad[0], n[0] - 1);
         float *pl = coef + a * st0;
         for (int64_t b = 0; b < len[1]; b++) {

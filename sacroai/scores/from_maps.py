@@ -40,6 +40,7 @@ Per-unit rules (sacroai pipeline conventions, SCORES.md 1.2 guidance)
 import numpy as np
 
 from .. import _core
+from .._geometry import world_grid
 from . import evaluate
 
 SIDES = ("left", "right")
@@ -301,8 +302,7 @@ def quadrants_from_joint_masks(sacrum_mask, ilium_mask, spacing=None, *, affine=
         split = "volume" if abs(normal[2]) > np.sqrt(0.5) else "slice"
     if not s.any() or not il.any():
         raise ValueError("sacrum_mask and ilium_mask must both contain foreground voxels")
-    ijk = np.indices(s.shape).reshape(3, -1)
-    world = (aff[:3, :3] @ ijk + aff[:3, 3:4]).reshape((3,) + s.shape)
+    world = world_grid(s.shape, aff)
     x_mid = float(world[0][s].mean())
     z = world[2]
     ilium_side = [il & (world[0] < x_mid), il & (world[0] >= x_mid)]
@@ -389,11 +389,6 @@ def asas_mri_positive_from_maps(bme_mask, joint_labels, *, slice_axis=2, highly_
 
 
 # ------------------------------------------------------------ SPARCC spine
-def _world(shape, aff):
-    ijk = np.indices(shape).reshape(3, -1)
-    return (aff[:3, :3] @ ijk + aff[:3, 3:4]).reshape((3,) + shape)
-
-
 def sparcc_spine_from_maps(stir, bme_mask, vertebra_labels, vertebrae, fluid_reference, spacing=None, *,
                            affine=None, slice_axis=0, intensity="mean", depth_mm=10.0, endplate_gap_mm=15.0,
                            min_voxels=1):
@@ -436,7 +431,7 @@ def sparcc_spine_from_maps(stir, bme_mask, vertebra_labels, vertebrae, fluid_ref
         raise TypeError("vertebrae must be a dict {label value: name such as 'T7'}")
     sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
     sp2 = np.delete(sp, axis)
-    world = _world(shape, aff)
+    world = world_grid(shape, aff)
     y, z = world[1], world[2]
     by_name = {str(name): int(v) for v, name in vertebrae.items()}
     dvus, units = [], []
