@@ -81,7 +81,8 @@ def _rgb_to_gray(arr, path):
     warnings.warn(f"{path}: colour image converted to grayscale (ITU-R 601 luma: 0.299 R + 0.587 G + 0.114 B)",
                   UserWarning, stacklevel=3)
     rgb = arr[..., :3].astype(np.float64)
-    return rgb @ np.array([0.299, 0.587, 0.114])
+    # weighted sum without a BLAS product (NumPy's BLAS threads would spin after it)
+    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
 
 
 def load_radiograph(path, pixel_spacing=None, *, frame=None, dtype=np.float32) -> Volume:
