@@ -268,3 +268,16 @@ def test_weights_script_is_deterministic(tmp_path):
 # against the TotalSegmentator masks: sacrum 0.759, left hip 0.857, right hip 0.861
 DICE_MIN = 0.85
 REAL_DICE_MIN = {"sacrum": 0.65, "hip_left": 0.75, "hip_right": 0.75}
+
+
+@pytest.mark.parametrize("spacing,radius", [((1.5, 1.5, 1.5), 4.5), ((0.8, 0.8, 2.5), 4.5), ((1.0, 0.7, 1.3), 3.0)])
+def test_contact_zone_distance_equals_ball_dilation(spacing, radius):
+    """The joint-contact zones use voxels within radius_mm of a mask from the distance transform;
+    scipy's binary_dilation by the ellipsoidal voxel ball of that radius is the reference."""
+    from scipy import ndimage
+    from sacroai.pipelines.sij_ct_seg import _within
+    rv = radius / np.asarray(spacing)
+    g = np.ogrid[tuple(slice(-int(np.floor(x)), int(np.floor(x)) + 1) for x in rv)]
+    ball = sum((gi / r) ** 2 for gi, r in zip(g, rv)) <= 1.0
+    mask = np.random.default_rng(9).random((24, 22, 20)) > 0.995
+    np.testing.assert_array_equal(_within(mask, spacing, radius), ndimage.binary_dilation(mask, structure=ball))
