@@ -177,3 +177,17 @@ def test_pointwise_same_bits_at_one_and_two_threads_and_read_only(shape, cout):
     x.flags.writeable = False
     w.flags.writeable = False
     np.testing.assert_array_equal(F.conv(x, w, None, nd=2), got[0])
+
+
+def test_strided_forward_tiles_across_samples_when_per_sample_panels_would_be_empty():
+    """A 14x14 output (196 = 4 x 48 + 4 columns) with several samples runs in tiles across
+    samples under "auto"; values and the bias match the im2col + GEMM path of "gemm"."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((3, 12, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((20, 12, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    y = F.conv(x, w, b, stride=2, padding=1, nd=2)
+    with nn.conv_algorithm("gemm"):
+        ref = F.conv(x, w, b, stride=2, padding=1, nd=2)
+    assert y.shape == (3, 20, 14, 14)
+    assert rel_err(y, ref) <= 1e-6

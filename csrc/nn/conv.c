@@ -346,6 +346,15 @@ static sai_status conv_forward_implicit(const sai_conv_geom *g, const float *x, 
 static sai_status conv_forward_any(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                    float *y);
 
+/* Columns computed but unused when one sample's osp positions are cut into
+ * tiles of T (rounded down to whole 48-column panels, as the packed path does). */
+static int64_t per_sample_panel_waste(int64_t osp, int T)
+{
+    const int64_t t = T > 48 ? T / 48 * 48 : T, full = osp / t, rest = osp % t;
+    const int64_t panels = full * ((t + 47) / 48) + (rest + 47) / 48;
+    return panels * 48 - osp;
+}
+
 /* y = max(y, 0) over [0, count): the ReLU of a forward path that has no fused epilogue. */
 static void relu_in_place(float *y, int64_t count)
 {
@@ -382,8 +391,15 @@ static sai_status conv_forward_any(const sai_conv_geom *g, const float *x, const
     if (sai_conv_winograd_forward_ok(g)) return sai_conv_forward_winograd(g, x, w, b, y);
     if (use_implicit() && !is_pointwise(g) && implicit_ok(g)) return conv_forward_implicit(g, x, w, b, y);
     int T;
-    const int joint = use_joint(g, K, osp, g_tile_bytes, &T);
+    int joint = use_joint(g, K, osp, g_tile_bytes, &T);
     const int packed = use_packed() && !(is_pointwise(g) && !joint);
+    if (packed && !joint && g->n > 1 && sai_winograd_enabled && per_sample_panel_waste(osp, T) * 8 > osp) {
+        /* per-sample tiles would leave > 1/8 of the 48-column panels empty (a
+         * 14x14 output is 2 x 96 + 4 columns): tiles run across samples instead
+         * ("auto" only: the output scatter adds the bias after the sum) */
+        joint = 1;
+        T = tile_cols(K, (int64_t)g->n * osp, g_tile_bytes);
+    }
     if (packed && T > 48) T = T / 48 * 48;
     const int pw = !packed && !joint && is_pointwise(g);
     const int64_t ntiles = joint ? ((int64_t)g->n * osp + T - 1) / T : (osp + T - 1) / T;
