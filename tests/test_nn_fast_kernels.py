@@ -191,3 +191,33 @@ def test_strided_forward_tiles_across_samples_when_per_sample_panels_would_be_em
         ref = F.conv(x, w, b, stride=2, padding=1, nd=2)
     assert y.shape == (3, 20, 14, 14)
     assert rel_err(y, ref) <= 1e-6
+
+
+@pytest.mark.parametrize("groups,n", [(1, 2), (2, 1), (1, 1)])
+def test_strided_input_gradient_packed_matches_gemm(groups, n):
+    """Strided input gradients with >= 384 output positions per sample run on the packed GEMM
+    under "auto" (w^T panels per channel block, dy panels per tile); "gemm" uses sgemm."""
+    import sacroai
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((n, 6, 41, 43)).astype(np.float32)
+    w = rng.standard_normal((10, 6 // groups, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    g = rng.standard_normal((n, 10, 21, 22)).astype(np.float32)
+    args = ((2, 2), (1, 1), (1, 1), groups, 2)
+    old = sacroai.get_num_threads()
+    try:
+        got = []
+        for threads in (1, 2):  # 2 threads with one sample: channel blocks
+            sacroai.set_num_threads(threads)
+            got.append(F.conv_backward(x, w, g, *args)[0])
+    finally:
+        sacroai.set_num_threads(old)
+    np.testing.assert_array_equal(got[0], got[1])
+    with nn.conv_algorithm("gemm"):
+        ref = F.conv_backward(x, w, g, *args)[0]
+    assert rel_err(got[0], ref) <= 1e-5
+    # the transposed convolution is the same kernel with a bias
+    y = F.conv_transpose(g, w, b, (2, 2), (1, 1), (0, 0), groups, (1, 1), 2)
+    with nn.conv_algorithm("gemm"):
+        y_ref = F.conv_transpose(g, w, b, (2, 2), (1, 1), (0, 0), groups, (1, 1), 2)
+    assert rel_err(y, y_ref) <= 1e-5

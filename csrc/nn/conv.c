@@ -581,12 +581,39 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
     const int cblocks = (int64_t)g->n * G >= nthr ? 1 : (cg < 2 * nthr ? cg : 2 * nthr);
     const int64_t items = (int64_t)g->n * G * cblocks;
     const int nt = sai_nn_threads_for(items);
-    const size_t perc = sai_nn_per_thread((size_t)K * T);
+    /* "auto": the packed AVX-512 GEMM, A = the block's w^T in 8-row panels and B =
+     * dy tiles in 48-column panels (OpenBLAS transposes and packs both per call) */
+    const int packed = use_packed() && sai_winograd_enabled && osp >= 8 * 48; /* smaller: partial panels */
+    const int Tb = packed && T > 48 ? T / 48 * 48 : T;
+    const size_t bsz = packed ? sai_nn_per_thread((size_t)mg * ((Tb + 47) / 48 * 48)) : 0;
+    const size_t perc = sai_nn_per_thread((size_t)K * Tb) + bsz;
     float *ws = sai_nn_scratch(SAI_NN_WS_COLS, (size_t)nt * perc * sizeof(float));
     if (!ws) return SAI_ENOMEM;
+    /* A of every (group, channel block): apk[gi][cb] = panels [kb/8][mg][8] of w^T rows */
+    const size_t asz = sai_nn_per_thread((size_t)(K + 8 * cblocks) * mg);
+    float *apk_all = NULL;
+    if (packed) {
+        if (!(apk_all = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)G * cblocks * asz * sizeof(float)))) return SAI_ENOMEM;
+        const int nta = sai_nn_threads_for((int64_t)G * cblocks);
+#pragma omp parallel for num_threads(nta) if (nta > 1) schedule(static)
+        for (int64_t gc = 0; gc < (int64_t)G * cblocks; gc++) {
+            const int gi = (int)(gc / cblocks), cb = (int)(gc % cblocks);
+            const int c0 = (int)((int64_t)cg * cb / cblocks), c1 = (int)((int64_t)cg * (cb + 1) / cblocks);
+            const float *wg = w + (int64_t)gi * mg * K + (int64_t)c0 * KK;
+            const int kb = (c1 - c0) * KK;
+            float *apk = apk_all + (size_t)gc * asz;
+            for (int p = 0; p * 8 < kb; p++) /* apk[p][co][r] = w[co][c0 KK + 8 p + r] */
+                for (int co = 0; co < mg; co++) {
+                    const float *src = wg + (int64_t)co * K + p * 8;
+                    float *dst = apk + ((size_t)p * mg + co) * 8;
+                    for (int r = 0; r < 8; r++) dst[r] = p * 8 + r < kb ? src[r] : 0.0f;
+                }
+        }
+    }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *col = ws + (size_t)SAI_TID() * perc;
+        float *bpk = col + sai_nn_per_thread((size_t)K * Tb);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int cb = (int)(it % cblocks);
@@ -597,9 +624,20 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
             const float *dyg = dy + (ni * g->c_out + (int64_t)gi * mg) * osp;
             const float *wg = w + (int64_t)gi * mg * K + (int64_t)c0 * KK; /* columns of this channel block */
             const int kb = (c1 - c0) * KK;
-            for (int64_t j0 = 0; j0 < osp; j0 += T) {
-                const int nj = (int)(osp - j0 < T ? osp - j0 : T);
-                sai_sgemm(SAI_TRANS, SAI_NO_TRANS, kb, nj, mg, 1.0f, wg, K, dyg + j0, (int)osp, 0.0f, col, nj);
+            const float *apk = packed ? apk_all + (size_t)(gi * cblocks + cb) * asz : NULL;
+            for (int64_t j0 = 0; j0 < osp; j0 += Tb) {
+                const int nj = (int)(osp - j0 < Tb ? osp - j0 : Tb);
+                if (packed) {
+                    for (int p = 0; p * 48 < nj; p++) { /* bpk[p][co][t] = dy[co][j0 + 48 p + t] */
+                        const int len = nj - p * 48 < 48 ? nj - p * 48 : 48;
+                        for (int co = 0; co < mg; co++)
+                            memcpy(bpk + ((size_t)p * mg + co) * 48, dyg + (int64_t)co * osp + j0 + p * 48,
+                                   (size_t)len * sizeof(float));
+                    }
+                    sai_gemm8x48(kb, nj, mg, apk, bpk, col, nj, 0, NULL);
+                } else {
+                    sai_sgemm(SAI_TRANS, SAI_NO_TRANS, kb, nj, mg, 1.0f, wg, K, dyg + j0, (int)osp, 0.0f, col, nj);
+                }
                 col2im_tile(g, col, c1 - c0, j0, nj, xg);
             }
         }
