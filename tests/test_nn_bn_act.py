@@ -353,3 +353,34 @@ def test_avg_pool_backward_of_non_overlapping_windows_is_an_exact_share():
     want = np.zeros((2, 3, 1, 19, 41), np.float32)
     want[..., :18, :40] = np.repeat(np.repeat(g / np.float32(4), 2, axis=3), 2, axis=4)
     assert np.array_equal(dx, want)
+
+
+@pytest.mark.parametrize("shape", [(3, 9, 37, 41), (1, 16, 8, 9, 10), (2, 5, 1, 2049)])
+def test_instance_norm_rows_simd_and_scalar_agree_bit_for_bit_and_with_numpy(threads, shape):
+    """Instance-norm statistics and gradient sums run 8 rows at a time (bn_act.c); the AVX2 and
+    scalar reductions are the same float operations, and both match a float64 NumPy twin."""
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    Norm = nn.InstanceNorm3d if len(shape) == 5 else nn.InstanceNorm2d
+    outs = []
+    for on in (1, 0):
+        _core.nn_bn_act_use_simd(on)
+        try:
+            m = Norm(shape[1], affine=True)
+            m.weight.data[:] = np.linspace(0.5, 1.5, shape[1], dtype=np.float32)
+            m.train()
+            y = m(x)
+            outs.append((y, m.backward(g), m.weight.grad.copy(), m.bias.grad.copy()))
+        finally:
+            _core.nn_bn_act_use_simd(1)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    x64, g64 = x.reshape(shape[0], shape[1], -1).astype(np.float64), g.reshape(shape[0], shape[1], -1)
+    mu, var = x64.mean(-1, keepdims=True), x64.var(-1, keepdims=True)
+    xhat = (x64 - mu) / np.sqrt(var + 1e-5)
+    w = np.linspace(0.5, 1.5, shape[1])[None, :, None]
+    gh = g64 * w
+    dx = (gh - gh.mean(-1, keepdims=True) - xhat * (gh * xhat).mean(-1, keepdims=True)) / np.sqrt(var + 1e-5)
+    assert np.abs(outs[0][0].reshape(xhat.shape) - (xhat * w)).max() <= 1e-5 * np.abs(xhat * w).max()
+    assert np.abs(outs[0][1].reshape(dx.shape) - dx).max() <= 1e-4 * np.abs(dx).max()

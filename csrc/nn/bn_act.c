@@ -324,6 +324,46 @@ sai_status sai_bn_stats_range(const float *x, int n, int c, int c_total, int64_t
     return SAI_OK;
 }
 
+sai_status sai_norm_row_stats(const float *x, int64_t rows, int64_t s, float *mean, float *var)
+{
+    SAI_NN_CHECK_PTR(x, "input");
+    SAI_NN_CHECK_PTR(mean, "mean");
+    SAI_NN_CHECK_PTR(var, "var");
+    if (rows < 1 || s < 1) return sai_error_set(SAI_EINVAL, "norm: bad shape rows=%lld s=%lld", (long long)rows,
+                                                (long long)s);
+    const int64_t ng = groups_of(rows);
+    const double cnt = (double)s;
+    const int nt = sai_nn_threads_for(ng);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t gi = 0; gi < ng; gi++) {
+        const float *p[ROWS];
+        double sums[ROWS], ss[ROWS], dm[ROWS];
+        float m[ROWS];
+        const int64_t r0 = gi * ROWS;
+        const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
+        for (int k = 0; k < nr; k++) p[k] = x + (r0 + k) * s;
+#if HAVE_AVX2_PATH
+        if (simd_ok(nr)) moments8_avx2(p, NULL, s, sums);
+        else
+#endif
+            sum_rows(p, nr, s, sums);
+        for (int k = 0; k < nr; k++) {
+            dm[k] = (0.0 + sums[k]) / cnt; /* as norm.c's stats_rows with one row per statistic */
+            m[k] = (float)dm[k];
+        }
+#if HAVE_AVX2_PATH
+        if (simd_ok(nr)) moments8_avx2(p, m, s, ss);
+        else
+#endif
+            sumsq_rows(p, m, nr, s, ss);
+        for (int k = 0; k < nr; k++) {
+            mean[r0 + k] = (float)dm[k];
+            var[r0 + k] = (float)((0.0 + ss[k]) / cnt);
+        }
+    }
+    return SAI_OK;
+}
+
 static inline void scale_shift(int ch, const float *mean, const float *invstd, const float *gamma,
                                const float *beta, float *sc, float *sh)
 {
@@ -454,6 +494,32 @@ static void grad_group(const float *const *p, const float *const *g, const float
         out[2 * k] = a[k] + fa[k];
         out[2 * k + 1] = (b[k] + fb[k]) * is[k];
     }
+}
+
+sai_status sai_norm_row_grad_sums(const float *x, const float *dy, int64_t rows, int64_t s, const float *mean,
+                                  const float *invstd, double *out)
+{
+    const int64_t ng = groups_of(rows);
+    const int nt = sai_nn_threads_for(ng);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t gi = 0; gi < ng; gi++) {
+        const float *p[ROWS], *g[ROWS];
+        const int64_t r0 = gi * ROWS;
+        const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
+        for (int k = 0; k < nr; k++) {
+            p[k] = x + (r0 + k) * s;
+            g[k] = dy + (r0 + k) * s;
+        }
+#if HAVE_AVX2_PATH
+        if (simd_ok(nr)) {
+            static const float unused[ROWS] = {0}; /* scale/shift of the ReLU mask, off here */
+            grad8_avx2(p, g, mean + r0, invstd + r0, unused, unused, 0, s, out + 2 * r0);
+            continue;
+        }
+#endif
+        grad_group(p, g, mean + r0, invstd + r0, NULL, NULL, 0, nr, s, NULL, out + 2 * r0);
+    }
+    return SAI_OK;
 }
 
 typedef struct {

@@ -36,6 +36,15 @@ void *sai_nn_scratch(int slot, size_t nbytes);
 /* 1 when the CPU runs AVX-512F and this build has the AVX-512 kernels (checked once; gemm_avx512.c). */
 int sai_nn_avx512(void);
 
+/* Mean and variance of each of `rows` contiguous rows of length s (instance norm), bit-identical
+ * to norm.c's scalar row reduction but 8 rows at a time (bn_act.c). */
+sai_status sai_norm_row_stats(const float *x, int64_t rows, int64_t s, float *mean, float *var);
+
+/* out[2r] = sum of dy and out[2r + 1] = sum of dy (x - mean[r]) * invstd[r] over each of `rows`
+ * contiguous rows (instance-norm backward), bit-identical to norm.c's scalar loop (bn_act.c). */
+sai_status sai_norm_row_grad_sums(const float *x, const float *dy, int64_t rows, int64_t s, const float *mean,
+                                  const float *invstd, double *out);
+
 /* Max pooling with 2 x 2 (x 2) windows and stride 2, no padding (pool_fast.c). */
 int sai_maxpool2_fast_ok(const sai_pool_geom *g);
 sai_status sai_maxpool2_forward_fast(const sai_pool_geom *g, const float *x, float *y, int64_t *indices);

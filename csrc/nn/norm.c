@@ -83,6 +83,7 @@ sai_status sai_gn_stats(const float *x, int n, int c, int64_t s, int groups, flo
     if (groups < 1 || c % groups)
         return sai_error_set(SAI_EINVAL, "group norm: channels %d not divisible by groups %d", c, groups);
     const int cg = c / groups;
+    if (cg == 1) return sai_norm_row_stats(x, (int64_t)n * c, s, mean, var); /* instance norm */
     const int64_t items = (int64_t)n * groups;
     const int nt = sai_nn_threads_for(items);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
@@ -137,8 +138,14 @@ sai_status sai_norm_backward(const float *x, const float *dy, int n, int c, int6
     double *rs = sai_nn_scratch(SAI_NN_WS_ACC, (size_t)rows * 2 * sizeof(double));
     if (!rs) return SAI_ENOMEM;
     const int nt = sai_nn_threads_for(rows);
+    /* instance norm (one statistic per row): the same sums 8 rows at a time (bn_act.c) */
+    const int by_rows = cg == 1 && !per_channel;
+    if (by_rows) {
+        sai_status rc = sai_norm_row_grad_sums(x, dy, rows, s, mean, invstd, rs);
+        if (rc) return rc;
+    }
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    for (int64_t r = 0; r < (by_rows ? 0 : rows); r++) {
         const int ch = (int)(r % c);
         const int64_t si = stat_index(per_channel, r, ch, c, cg);
         const float m = mean[si];
