@@ -88,10 +88,10 @@ def test_conv_relu_epilogue_against_numpy(nd, shape, k, stride, algo):
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((12, shape[1]) + (k,) * nd).astype(np.float32)
     b = rng.standard_normal(12).astype(np.float32)
-    x[0, 0, 0, 0] = np.nan  # NaN reaches some outputs and must stay NaN through the ReLU
+    x[0, 0, 0, 0] = np.nan  # NaN reaches some outputs; the ReLU module maps it to 0 (x > 0 ? x : 0)
     with nn.conv_algorithm(algo):  # "fast": F(4, 3) has no epilogue, the ReLU runs as a pass after it
         plain = F.conv(x, w, b, stride=stride, padding=k // 2, nd=nd)
         fused = F.conv(x, w, b, stride=stride, padding=k // 2, nd=nd, relu=True)
-    expect = np.where(plain < 0, np.float32(0), plain)
-    np.testing.assert_array_equal(fused, expect)
-    assert np.isnan(fused).any()
+    assert np.isnan(plain).any()
+    np.testing.assert_array_equal(fused, np.where(plain > 0, plain, np.float32(0)))
+    np.testing.assert_array_equal(fused, nn.ReLU()(plain))

@@ -355,25 +355,13 @@ static int64_t per_sample_panel_waste(int64_t osp, int T)
     return panels * 48 - osp;
 }
 
-/* y = max(y, 0) over [0, count): the ReLU of a forward path that has no fused epilogue. */
-static void relu_in_place(float *y, int64_t count)
-{
-    const int64_t block = 1 << 16;
-    const int nt = sai_nn_threads_for(count / block + 1);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t i0 = 0; i0 < count; i0 += block) {
-        const int64_t i1 = i0 + block < count ? i0 + block : count;
-        for (int64_t i = i0; i < i1; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i];
-    }
-}
-
 sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float *w, const float *b, float *y)
 {
     sai_status rc = conv_forward_any(g, x, w, b, y);
-    /* the Winograd F(2, 3) output transform applies the ReLU itself */
+    /* the Winograd F(2, 3) output transform applies the ReLU itself; other paths
+     * get the ReLU module's kernel, in place */
     if (rc || !g->relu_out || sai_conv_winograd_forward_applies_relu(g)) return rc;
-    relu_in_place(y, (int64_t)g->n * g->c_out * prod3(g->out));
-    return SAI_OK;
+    return sai_act_forward(SAI_ACT_RELU, y, (int64_t)g->n * g->c_out * prod3(g->out), 0.0f, y);
 }
 
 static sai_status conv_forward_any(const sai_conv_geom *g, const float *x, const float *w, const float *b,

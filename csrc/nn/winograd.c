@@ -350,10 +350,10 @@ WG_AVX512 static void output_chunk(const sai_conv_geom *g, const sai_wg_plan *pl
     for (int i = 0; i < pl->md; i++)
         for (int j = 0; j < 2; j++) {
             __m512 v0 = _mm512_add_ps(out[i][j][0], bv), v1 = _mm512_add_ps(out[i][j][1], bv);
-            if (relu) { /* zero where negative; NaN stays NaN */
+            if (relu) { /* v > 0 ? v : 0, as the ReLU module (NaN and -0 give 0) */
                 const __m512 z = _mm512_setzero_ps();
-                v0 = _mm512_mask_mov_ps(v0, _mm512_cmp_ps_mask(v0, z, _CMP_LT_OQ), z);
-                v1 = _mm512_mask_mov_ps(v1, _mm512_cmp_ps_mask(v1, z, _CMP_LT_OQ), z);
+                v0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v0, z, _CMP_GT_OQ), v0);
+                v1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v1, z, _CMP_GT_OQ), v1);
             }
             lo[i][j] = _mm512_permutex2var_ps(v0, il_lo, v1);
             hi[i][j] = _mm512_permutex2var_ps(v0, il_hi, v1);

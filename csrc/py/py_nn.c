@@ -983,7 +983,7 @@ static PyObject *py_release(PyObject *self, PyObject *noargs)
 
 PyMethodDef sai_py_nn_methods[] = {
     {"nn_conv_forward", py_conv_forward, METH_VARARGS,
-     "nn_conv_forward(x5, w5, b|None, stride3, pad3, dil3, groups, relu=False) -> y5 (relu: max(y, 0) fused)"},
+     "nn_conv_forward(x5, w5, b|None, stride3, pad3, dil3, groups, relu=False) -> y5 (relu: ReLU fused)"},
     {"nn_conv_backward_data", py_conv_backward_data, METH_VARARGS,
      "nn_conv_backward_data(dy5, w5, b|None, in_size3, stride3, pad3, dil3, groups) -> dx5"},
     {"nn_conv_backward_weight", py_conv_backward_weight, METH_VARARGS,

@@ -117,8 +117,8 @@ def conv(x, weight, bias=None, stride: IntOrTuple = 1, padding: IntOrTuple = 0,
 
     x: [N, C_in, *S] float32; weight: [C_out, C_in/groups, *k]; bias: [C_out] or None.
     Returns [N, C_out, *S_out] with S_out = (S + 2 pad - dil (k - 1) - 1) // stride + 1.
-    ``relu=True`` returns max(y, 0) instead (NaN stays NaN), applied while the
-    output is written where the kernel allows (the eval conv-BN-ReLU fold).
+    ``relu=True`` returns the ReLU of y (``y > 0 ? y : 0``, as :class:`ReLU`), applied
+    while the output is written where the kernel allows (the eval conv-BN-ReLU fold).
     """
     weight = np.asarray(weight)
     if weight.ndim != nd + 2:

@@ -23,14 +23,14 @@ typedef struct {
     int n, c_in, c_out, groups;
     int in[3], out[3];
     int k[3], stride[3], pad[3], dil[3];
-    int relu_out; /* forward only: y = max(y, 0) after the bias (a folded eval conv-BN-ReLU); 0 otherwise */
+    int relu_out; /* forward only: ReLU after the bias (a folded eval conv-BN-ReLU); 0 otherwise */
 } sai_conv_geom;
 
 /* Check a geometry and fill `out` from the usual formula
  * out = (in + 2 pad - dil (k - 1) - 1) / stride + 1. */
 sai_status sai_conv_geom_init(sai_conv_geom *g);
 
-/* y = conv(x, w) + b (b may be NULL); then max(y, 0) when g->relu_out (NaN stays NaN). */
+/* y = conv(x, w) + b (b may be NULL); then y > 0 ? y : 0 when g->relu_out (as sai_act_forward's ReLU). */
 sai_status sai_conv_forward(const sai_conv_geom *g, const float *x, const float *w,
                             const float *b, float *y);
 /* dx = conv^T(dy, w) (+ b per input channel when b != NULL; that is the
