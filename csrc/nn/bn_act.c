@@ -251,6 +251,22 @@ static int simd_ok(int nr) { return HAVE_AVX2_PATH && g_use_simd && nr == ROWS &
 
 static int64_t groups_of(int64_t rows) { return (rows + ROWS - 1) / ROWS; }
 
+/* Sums (m == NULL) or centred sums of squares of nr <= ROWS rows: 8 rows in AVX2 lanes when
+ * possible, the scalar loops otherwise (the same float operations either way). */
+static void row_moments(const float *const *p, const float *m, int nr, int64_t s, double *out)
+{
+#if HAVE_AVX2_PATH
+    if (simd_ok(nr)) {
+        moments8_avx2(p, m, s, out);
+        return;
+    }
+#endif
+    if (m)
+        sumsq_rows(p, m, nr, s, out);
+    else
+        sum_rows(p, nr, s, out);
+}
+
 static sai_status check_dims(int n, int c, int c_total, int64_t s)
 {
     if (n < 1 || c < 1 || s < 1 || c > c_total)
@@ -281,13 +297,7 @@ sai_status sai_bn_stats_range(const float *x, int n, int c, int c_total, int64_t
             const int64_t r0 = gi * ROWS;
             const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
             for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, r0 + k);
-#if HAVE_AVX2_PATH
-            if (simd_ok(nr)) {
-                moments8_avx2(p, NULL, s, rs + r0);
-                continue;
-            }
-#endif
-            sum_rows(p, nr, s, rs + r0);
+            row_moments(p, NULL, nr, s, rs + r0);
         }
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
@@ -305,13 +315,7 @@ sai_status sai_bn_stats_range(const float *x, int n, int c, int c_total, int64_t
                 p[k] = row_ptr(&v, r0 + k);
                 m[k] = (float)dmean[(r0 + k) % c];
             }
-#if HAVE_AVX2_PATH
-            if (simd_ok(nr)) {
-                moments8_avx2(p, m, s, rs + r0);
-                continue;
-            }
-#endif
-            sumsq_rows(p, m, nr, s, rs + r0);
+            row_moments(p, m, nr, s, rs + r0);
         }
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
@@ -342,20 +346,12 @@ sai_status sai_norm_row_stats(const float *x, int64_t rows, int64_t s, float *me
         const int64_t r0 = gi * ROWS;
         const int nr = (int)(rows - r0 < ROWS ? rows - r0 : ROWS);
         for (int k = 0; k < nr; k++) p[k] = x + (r0 + k) * s;
-#if HAVE_AVX2_PATH
-        if (simd_ok(nr)) moments8_avx2(p, NULL, s, sums);
-        else
-#endif
-            sum_rows(p, nr, s, sums);
+        row_moments(p, NULL, nr, s, sums);
         for (int k = 0; k < nr; k++) {
             dm[k] = (0.0 + sums[k]) / cnt; /* as norm.c's stats_rows with one row per statistic */
             m[k] = (float)dm[k];
         }
-#if HAVE_AVX2_PATH
-        if (simd_ok(nr)) moments8_avx2(p, m, s, ss);
-        else
-#endif
-            sumsq_rows(p, m, nr, s, ss);
+        row_moments(p, m, nr, s, ss);
         for (int k = 0; k < nr; k++) {
             mean[r0 + k] = (float)dm[k];
             var[r0 + k] = (float)((0.0 + ss[k]) / cnt);
@@ -753,13 +749,7 @@ sai_status sai_bn_act_forward_train(const float *x, int n, int c, int c_total, i
             for (int i0 = 0; i0 < n; i0 += ROWS) {
                 const int nr = n - i0 < ROWS ? n - i0 : ROWS;
                 for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, (int64_t)(i0 + k) * c + ch);
-#if HAVE_AVX2_PATH
-                if (simd_ok(nr)) {
-                    moments8_avx2(p, NULL, s, rs + i0);
-                    continue;
-                }
-#endif
-                sum_rows(p, nr, s, rs + i0);
+                row_moments(p, NULL, nr, s, rs + i0);
             }
             double sum = 0.0;
             for (int i = 0; i < n; i++) sum += rs[i];
@@ -768,13 +758,7 @@ sai_status sai_bn_act_forward_train(const float *x, int n, int c, int c_total, i
             for (int i0 = 0; i0 < n; i0 += ROWS) {
                 const int nr = n - i0 < ROWS ? n - i0 : ROWS;
                 for (int k = 0; k < nr; k++) p[k] = row_ptr(&v, (int64_t)(i0 + k) * c + ch);
-#if HAVE_AVX2_PATH
-                if (simd_ok(nr)) {
-                    moments8_avx2(p, m, s, rs + i0);
-                    continue;
-                }
-#endif
-                sumsq_rows(p, m, nr, s, rs + i0);
+                row_moments(p, m, nr, s, rs + i0);
             }
             double ss = 0.0;
             for (int i = 0; i < n; i++) ss += rs[i];

@@ -615,13 +615,8 @@ sai_status sai_conv_backward_data(const sai_conv_geom *g, const float *dy, const
             const float *apk = packed ? apk_all + (size_t)(gi * cblocks + cb) * asz : NULL;
             for (int64_t j0 = 0; j0 < osp; j0 += Tb) {
                 const int nj = (int)(osp - j0 < Tb ? osp - j0 : Tb);
-                if (packed) {
-                    for (int p = 0; p * 48 < nj; p++) { /* bpk[p][co][t] = dy[co][j0 + 48 p + t] */
-                        const int len = nj - p * 48 < 48 ? nj - p * 48 : 48;
-                        for (int co = 0; co < mg; co++)
-                            memcpy(bpk + ((size_t)p * mg + co) * 48, dyg + (int64_t)co * osp + j0 + p * 48,
-                                   (size_t)len * sizeof(float));
-                    }
+                if (packed) { /* bpk[p][co][t] = dy[ni][gi mg + co][j0 + 48 p + t] */
+                    sai_pack_rows48(dy, g->c_out, osp, ni * osp + j0, nj, gi * mg, mg, j0 + nj < osp, bpk);
                     sai_gemm8x48(kb, nj, mg, apk, bpk, col, nj, 0, NULL);
                 } else {
                     sai_sgemm(SAI_TRANS, SAI_NO_TRANS, kb, nj, mg, 1.0f, wg, K, dyg + j0, (int)osp, 0.0f, col, nj);

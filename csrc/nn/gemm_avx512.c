@@ -61,6 +61,33 @@ void sai_pack_a8_ld(const float *a, int m, int k, int64_t lda, float *ap)
 
 void sai_pack_a8(const float *a, int m, int k, float *ap) { sai_pack_a8_ld(a, m, k, k, ap); }
 
+/* Rows [k0, k0 + kc) of x [n][K][S], columns j0.. (over samples and positions), as
+ * 48-column panels; each row is read as one run per sample. */
+void sai_pack_rows48(const float *x, int K, int64_t S, int64_t j0, int nj, int k0, int kc, int prefetch,
+                      float *bp)
+{
+    for (int k = 0; k < kc; k++) {
+        float *dst = bp + (size_t)k * 48;
+        int64_t j = j0;
+        int c = 0;
+        while (c < nj) {
+            const int64_t ni = j / S, s = j % S;
+            int len = (int)(S - s < nj - c ? S - s : nj - c);
+            const float *src = x + (ni * K + k0 + k) * S + s;
+            if (prefetch)
+                for (int q = 0; q < len; q += 16) __builtin_prefetch(src + nj + q, 0, 2);
+            /* copy [c, c + len) into the panels, split at panel edges */
+            for (int done = 0; done < len;) {
+                const int col = c + done, run = 48 - col % 48 < len - done ? 48 - col % 48 : len - done;
+                memcpy(dst + (size_t)(col / 48) * kc * 48 + col % 48, src + done, (size_t)run * sizeof(float));
+                done += run;
+            }
+            c += len;
+            j += len;
+        }
+    }
+}
+
 #if SAI_HAVE_AVX512_BUILD
 
 #define KC 128

@@ -15,6 +15,10 @@ void sai_pack_a8_ld(const float *a, int m, int k, int64_t lda, float *ap);
 void sai_gemm8x48(int m, int n, int k, const float *ap, const float *bp, float *c, int ldc, int accumulate,
                   const float *bias);
 
+/* B panels from rows of x [n][K][S]: bp[p][k][t] = row k0 + k, column j0 + 48 p + t, where
+ * column j is position j % S of sample j / S (k < kc, 48 p + t < nj; the last panel's
+ * tail is left unset).  With prefetch the same rows of the next nj columns are prefetched. */
+void sai_pack_rows48(const float *x, int K, int64_t S, int64_t j0, int nj, int k0, int kc, int prefetch, float *bp);
 /* Pack the transpose of col [k x n] (row stride ld) as B panels of 48 of its
  * rows: bp[p][q][t] = col[(48 p + t) ld + q], zero past row k. */
 void sai_pack_bt48(const float *col, int k, int n, int64_t ld, float *bp);

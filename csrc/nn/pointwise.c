@@ -72,33 +72,6 @@ static void plan_init(const sai_conv_geom *g, pw_plan *p)
     }
 }
 
-/* Pack input channels [k0, k0 + kc) of joint columns [j0, j0 + nj) as 48-column
- * panels bp[p][kc][48]; the same channels of the next nj columns are prefetched. */
-static void pack_tile(const float *x, int K, int64_t S, int64_t j0, int nj, int k0, int kc, int prefetch,
-                      float *bp)
-{
-    for (int k = 0; k < kc; k++) {
-        float *dst = bp + (size_t)k * 48;
-        int64_t j = j0;
-        int c = 0;
-        while (c < nj) {
-            const int64_t ni = j / S, s = j % S;
-            int len = (int)(S - s < nj - c ? S - s : nj - c);
-            const float *src = x + (ni * K + k0 + k) * S + s;
-            if (prefetch)
-                for (int q = 0; q < len; q += 16) __builtin_prefetch(src + nj + q, 0, 2);
-            /* copy [c, c + len) into the panels, split at panel edges */
-            for (int done = 0; done < len;) {
-                const int col = c + done, run = 48 - col % 48 < len - done ? 48 - col % 48 : len - done;
-                memcpy(dst + (size_t)(col / 48) * kc * 48 + col % 48, src + done, (size_t)run * sizeof(float));
-                done += run;
-            }
-            c += len;
-            j += len;
-        }
-    }
-}
-
 sai_status sai_conv_forward_pointwise(const sai_conv_geom *g, const float *x, const float *w, const float *b,
                                       float *y)
 {
@@ -142,7 +115,7 @@ sai_status sai_conv_forward_pointwise(const sai_conv_geom *g, const float *x, co
             const int prefetch = j0 + nj < p.J;
             for (int ch = 0; ch < chunks; ch++) {
                 const int k0 = ch * p.kc, kc = p.K - k0 < p.kc ? p.K - k0 : p.kc;
-                pack_tile(x, p.K, p.S, j0, nj, k0, kc, prefetch, bp);
+                sai_pack_rows48(x, p.K, p.S, j0, nj, k0, kc, prefetch, bp);
                 sai_gemm8x48(p.M, nj, kc, apk + (size_t)ch * apc, bp, c, ldc, ch > 0, ch == 0 ? b : NULL);
             }
             if (p.joint) {
